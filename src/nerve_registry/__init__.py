@@ -1,0 +1,10 @@
+"""The MS registry service: the Management System's registry API in front of a Distribution registry."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("nerve-registry")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]

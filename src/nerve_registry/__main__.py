@@ -1,0 +1,3 @@
+from nerve_registry.cli.main import main
+
+main()

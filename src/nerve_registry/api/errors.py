@@ -1,0 +1,118 @@
+"""Exception handlers: the one place where errors become ``{"errorCode", "message"}`` responses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from nerve_registry.domain.references import shown_value
+from nerve_registry.errors import NerveRegistryError, TooManyRequestsError
+
+logger = logging.getLogger(__name__)
+
+_HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    403: "NOT_AUTHENTICATED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "REQUEST_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def error_response(
+    status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"errorCode": error_code, "message": message},
+        headers=headers,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NerveRegistryError, _handle_domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _handle_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _handle_unexpected_error)
+
+
+async def _handle_domain_error(request: Request, error: NerveRegistryError) -> JSONResponse:
+    if error.status_code >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, error.message)
+    else:
+        logger.info("%s %s rejected: %s", request.method, request.url.path, error.error_code)
+
+    headers = None
+    if isinstance(error, TooManyRequestsError):
+        headers = {"Retry-After": str(error.retry_after)}
+    return error_response(error.status_code, error.error_code, error.message, headers)
+
+
+async def _handle_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    message = describe_validation_errors(error.errors())
+    logger.info("%s %s rejected: %s", request.method, request.url.path, message)
+    return error_response(400, "INVALID_REQUEST", message)
+
+
+async def _handle_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_ERROR_CODES.get(error.status_code, "HTTP_ERROR")
+    message = error.detail if isinstance(error.detail, str) else "The request failed."
+    if error.status_code == 404:
+        message = f"No endpoint {request.method} {request.url.path}; see /docs for the API."
+    elif error.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    return error_response(error.status_code, code, message, dict(error.headers or {}))
+
+
+async def _handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    logger.exception("Unexpected error on %s %s", request.method, request.url.path)
+    return error_response(
+        500, "INTERNAL_ERROR", "The service failed unexpectedly; the service log has the details."
+    )
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> str:
+    """Turn pydantic's error list into one sentence per problem, each naming the field."""
+    sentences = [_describe_one(entry) for entry in errors[:5]]
+    if len(errors) > 5:
+        sentences.append(f"{len(errors) - 5} more problems were found.")
+    return " ".join(sentences)
+
+
+def _describe_one(entry: dict[str, Any]) -> str:
+    kind = entry.get("type", "")
+    location = [part for part in entry.get("loc", ()) if part != "body"]
+    field = _field_name(location)
+
+    if kind == "json_invalid":
+        return "The request body is not valid JSON."
+    if kind == "missing" and not location:
+        return "The request needs a JSON body."
+    if kind == "missing":
+        return f"Field '{field}' is required."
+    if kind in ("model_attributes_type", "dict_type") and len(location) == 0:
+        return "The request body must be a JSON object."
+
+    given = shown_value(entry.get("input"))
+    text = str(entry.get("msg", "is invalid")).rstrip(".")
+    if not location:
+        return f"The request body is invalid: {text}."
+    return f"Field '{field}' is invalid: {text} (got {given})."
+
+
+def _field_name(location: list[Any]) -> str:
+    name = ""
+    for part in location:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name

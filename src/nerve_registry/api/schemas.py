@@ -1,0 +1,115 @@
+"""Request and response bodies of the API, as they appear in its OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+MAX_LIMIT = 2**31 - 1
+MAX_STATUS_IMAGES = 1000
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ErrorBody(ApiModel):
+    error_code: str = Field(alias="errorCode", examples=["INVALID_REFERENCE"])
+    message: str = Field(examples=["Field 'image' has the invalid repository name 'Team/App'."])
+
+
+class LoginRequest(ApiModel):
+    identity: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    secret: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+
+
+class LoginResponse(ApiModel):
+    username: str
+    role: str
+    expires_at: str = Field(
+        alias="expiresAt", description="RFC 3339 end of the session's lifetime."
+    )
+
+
+class VersionResponse(ApiModel):
+    current_version: str = Field(alias="currentVersion")
+
+
+class HealthResponse(ApiModel):
+    status: str = Field(description="'ok' when the registry answers, else 'degraded'.")
+    registry: str = Field(description="'up' or 'down'.")
+
+
+class ImagesRequest(ApiModel):
+    last: StrictStr | None = Field(
+        default=None,
+        max_length=4096,
+        description="Return only images after this name in catalog order; send the previous "
+        "page's 'next'.",
+    )
+    limit: Annotated[StrictInt, Field(ge=1, le=MAX_LIMIT)] | None = Field(
+        default=None, description="Maximum number of images; omit for every image."
+    )
+
+
+class ImageEntry(ApiModel):
+    name: str
+    tag_count: int = Field(alias="tagCount")
+
+
+class ImagesResponse(ApiModel):
+    images: list[ImageEntry]
+    next: str | None = Field(
+        description="Value for 'last' to get the next page; null on the last page."
+    )
+
+
+class ImageTagsRequest(ApiModel):
+    image: StrictStr = Field(max_length=4096)
+
+
+class TagEntry(ApiModel):
+    tag: str
+    digest: str
+    media_type: str = Field(alias="mediaType")
+    size: int = Field(
+        description="Bytes of manifest, config and layers (an index adds its children)."
+    )
+    created: str | None = Field(description="RFC 3339 creation time from the image config.")
+    platforms: list[str] = Field(examples=[["linux/amd64", "linux/arm64/v8"]])
+
+
+class ImageTagsResponse(ApiModel):
+    image: str
+    tags: list[TagEntry]
+
+
+class CheckStatusRequest(ApiModel):
+    images: Annotated[list[StrictStr], Field(max_length=MAX_STATUS_IMAGES)] = Field(
+        description="References: 'name', 'name:tag' or 'name@sha256:...'; a bare name means "
+        "'name:latest'."
+    )
+
+
+class StatusEntry(ApiModel):
+    image: str = Field(description="The reference as sent.")
+    status: str = Field(examples=["available", "missing", "incomplete", "invalid"])
+    digest: str | None
+    message: str
+
+
+class CheckStatusResponse(ApiModel):
+    images: list[StatusEntry]
+
+
+class DeleteTagRequest(ApiModel):
+    image: StrictStr = Field(max_length=4096)
+    tag: StrictStr = Field(max_length=4096)
+
+
+class DeleteTagResponse(ApiModel):
+    image: str
+    tag: str
+    digest: str
+    deleted: bool

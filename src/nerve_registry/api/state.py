@@ -1,0 +1,36 @@
+"""Objects the application creates in its lifespan and hands to every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+
+from nerve_registry.config import Settings
+from nerve_registry.distribution.client import RegistryClient
+from nerve_registry.domain.configs import ConfigCache
+from nerve_registry.store.sessions import SessionPolicy
+
+if TYPE_CHECKING:
+    from nerve_registry.embedded.supervisor import RegistrySupervisor
+
+
+@dataclass
+class Services:
+    """The database, the registry client and, for the embedded default, the registry supervisor."""
+
+    settings: Settings
+    engine: Engine
+    database: sessionmaker[Session]
+    registry: RegistryClient
+    config_cache: ConfigCache
+    session_policy: SessionPolicy
+    supervisor: RegistrySupervisor | None
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services

@@ -1,0 +1,1 @@
+"""The ``nerve-registry`` command line."""

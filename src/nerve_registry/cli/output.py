@@ -1,0 +1,63 @@
+"""Rendering of command results: rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+STATUS_STYLES = {
+    "available": "green",
+    "missing": "red",
+    "incomplete": "yellow",
+    "invalid": "magenta",
+}
+
+
+def stdout_console() -> Console:
+    return Console(soft_wrap=False, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, empty: str) -> None:
+    """Print rows as a table, or the ``empty`` sentence to stderr when there are none."""
+    if not rows:
+        click.echo(empty, err=True)
+        return
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    stdout_console().print(table)
+
+
+def human_size(size: int) -> str:
+    """Format a byte count with binary units, e.g. ``1.5 MiB``."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def short_digest(digest: str | None) -> str:
+    """Return ``sha256:`` and the first 12 hex digits, as container tools show digests."""
+    if not digest:
+        return "-"
+    algorithm, _, hex_digits = digest.partition(":")
+    return f"{algorithm}:{hex_digits[:12]}"
+
+
+def styled_status(status: str) -> str:
+    style = STATUS_STYLES.get(status)
+    return f"[{style}]{status}[/{style}]" if style else status

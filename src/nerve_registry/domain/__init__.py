@@ -1,0 +1,1 @@
+"""Domain logic: references, image listing, status checks, deletion and retention."""
