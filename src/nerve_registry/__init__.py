@@ -1,4 +1,4 @@
-"""The MS registry service: the Management System's registry API in front of a Distribution registry."""
+"""The MS registry service: the registry API of the MS in front of a Distribution registry."""
 
 from importlib.metadata import PackageNotFoundError, version
 

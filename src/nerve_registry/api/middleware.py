@@ -12,10 +12,11 @@ logger = logging.getLogger("nerve_registry.access")
 
 
 class BodySizeLimit:
-    """Reject request bodies larger than ``max_bytes`` with 413 before the route reads them.
+    """Reject request bodies larger than ``max_bytes`` with 413 before the route sees them.
 
-    A declared Content-Length over the limit is rejected at once; a body sent
-    without one is counted while it arrives.
+    A declared Content-Length over the limit is rejected at once. Otherwise the
+    body is read into memory up to the limit and replayed to the application;
+    API bodies are small JSON documents, so buffering costs little.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -32,33 +33,43 @@ class BodySizeLimit:
             await _send_too_large(send, self.max_bytes)
             return
 
-        received = 0
-        response_started = False
+        body = await self._read_body(receive)
+        if body is None:
+            await _send_too_large(send, self.max_bytes)
+            return
 
-        async def limited_receive() -> Message:
-            nonlocal received
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """Return the whole body, or None as soon as it grows past the limit."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await _send_too_large(send, self.max_bytes)
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(parts)
 
 
-class _BodyTooLarge(Exception):
-    pass
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Return a receive callable that yields the buffered body once, then defers to ``receive``."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TextIO
 
 import click
 from rich.markup import escape
 
+from nerve_lib import CheckStatusCodeError
 from nerve_registry.cli.client import Connection, client_options, open_registry
 from nerve_registry.cli.errors import OperationFailed, describe_status_error, exits_on_errors
 from nerve_registry.cli.output import (
@@ -16,7 +17,6 @@ from nerve_registry.cli.output import (
     short_digest,
     styled_status,
 )
-from nerve_lib import CheckStatusCodeError
 
 
 @click.command()
@@ -86,7 +86,7 @@ def tags(image: str, connection: Connection) -> None:
 @client_options
 @exits_on_errors
 def status(
-    references: tuple[str, ...], reference_file: click.utils.LazyFile | None, connection: Connection
+    references: tuple[str, ...], reference_file: TextIO | None, connection: Connection
 ) -> None:
     """Check that each REFERENCE (name, name:tag or name@sha256:...) is present and complete.
 
@@ -118,7 +118,7 @@ def status(
         raise click.exceptions.Exit(1)
 
 
-def _references_from(reference_file: click.utils.LazyFile | None) -> list[str]:
+def _references_from(reference_file: TextIO | None) -> list[str]:
     if reference_file is None:
         return []
     lines = (line.strip() for line in reference_file)

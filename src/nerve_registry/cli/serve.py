@@ -52,14 +52,14 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 )
 @click.option(
     "--session-idle-timeout",
-    type=click.IntRange(10),
+    type=click.IntRange(1),
     default=Settings.session_idle_timeout,
     show_default=True,
     help="Seconds without a request after which a session ends.",
 )
 @click.option(
     "--session-lifetime",
-    type=click.IntRange(10),
+    type=click.IntRange(1),
     default=Settings.session_lifetime,
     show_default=True,
     help="Seconds after login at which a session ends, however active.",

@@ -1,0 +1,1 @@
+"""The embedded registry: a supervised ``docker-registry`` process and its configuration file."""

@@ -1,0 +1,1 @@
+"""Tests of the nerve_lib client against a fake MS."""
