@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import oci, skopeo
+from tests.support import oci
 from tests.support.service import ApiSession, RunningService
 
 INDEX_ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
@@ -23,10 +23,10 @@ def _tag_digests(api: ApiSession, image: str) -> dict[str, str]:
 
 
 def _manifest_status(service: RunningService, repository: str, digest: str) -> int:
-    response = requests.head(
-        f"{service.registry_url}/v2/{repository}/manifests/{digest}",
+    response = service.registry_request(
+        "HEAD",
+        f"/v2/{repository}/manifests/{digest}",
         headers={"Accept": INDEX_ACCEPT},
-        timeout=10,
     )
     return response.status_code
 
@@ -36,11 +36,11 @@ def test_delete_one_of_two_tags(
 ) -> None:
     image = oci.write_image(oci_layout, "v1")
     for tag in ("v1", "stable"):
-        skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:{tag}")
+        service.push(oci_layout, "v1", f"{repository}:{tag}")
 
     response = _delete(api, repository, "v1")
     remaining = _tag_digests(api, repository)
-    skopeo.pull(f"{service.registry_host_port}/{repository}:stable", tmp_path / "pulled", "stable")
+    service.pull(f"{repository}:stable", tmp_path / "pulled", "stable")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -57,7 +57,7 @@ def test_delete_last_tag_removes_manifest(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     image = oci.write_image(oci_layout, "v1")
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
 
     response = _delete(api, repository, "v1")
 
@@ -71,16 +71,12 @@ def test_delete_index_keeps_child_of_other_tag(
 ) -> None:
     index = oci.write_index(oci_layout, "multi")
     kept_child = index.children[0]
-    skopeo.push(
-        oci_layout, "multi", f"{service.registry_host_port}/{repository}:multi", all_images=True
-    )
-    skopeo.push(
-        oci_layout, "multi", f"{service.registry_host_port}/{repository}:second", all_images=True
-    )
+    service.push(oci_layout, "multi", f"{repository}:multi", all_images=True)
+    service.push(oci_layout, "multi", f"{repository}:second", all_images=True)
 
     response = _delete(api, repository, "multi")
-    skopeo.pull(
-        f"{service.registry_host_port}/{repository}:second",
+    service.pull(
+        f"{repository}:second",
         tmp_path / "pulled",
         "second",
         all_images=True,
@@ -95,9 +91,7 @@ def test_delete_index_removes_unneeded_children(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     index = oci.write_index(oci_layout, "multi")
-    skopeo.push(
-        oci_layout, "multi", f"{service.registry_host_port}/{repository}:multi", all_images=True
-    )
+    service.push(oci_layout, "multi", f"{repository}:multi", all_images=True)
 
     _delete(api, repository, "multi")
 
@@ -111,26 +105,15 @@ def test_delete_tag_of_index_child(
 ) -> None:
     index = oci.write_index(oci_layout, "multi")
     child = index.children[0]
-    skopeo.push(
-        oci_layout, "multi", f"{service.registry_host_port}/{repository}:multi", all_images=True
-    )
-    child_reference = f"{service.registry_host_port}/{repository}@{child.manifest_digest}"
-    skopeo.run(
-        [
-            "copy",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            f"docker://{child_reference}",
-            f"docker://{service.registry_host_port}/{repository}:amd64",
-        ]
-    )
+    service.push(oci_layout, "multi", f"{repository}:multi", all_images=True)
+    service.copy(f"{repository}@{child.manifest_digest}", f"{repository}:amd64")
 
     response = _delete(api, repository, "amd64")
 
     assert response.status_code == 200
     assert _manifest_status(service, repository, child.manifest_digest) == 200
-    skopeo.pull(
-        f"{service.registry_host_port}/{repository}:multi",
+    service.pull(
+        f"{repository}:multi",
         tmp_path / "pulled",
         "multi",
         all_images=True,
@@ -141,7 +124,7 @@ def test_delete_unknown_tag(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     oci.write_image(oci_layout, "v1")
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
 
     response = _delete(api, repository, "v9")
 
@@ -162,7 +145,7 @@ def test_delete_twice(
 ) -> None:
     oci.write_image(oci_layout, "v1")
     for tag in ("v1", "v2"):
-        skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:{tag}")
+        service.push(oci_layout, "v1", f"{repository}:{tag}")
 
     first = _delete(api, repository, "v1")
     second = _delete(api, repository, "v1")

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tests.support import oci, skopeo
+from tests.support import oci
 from tests.support.service import ApiSession, RunningService
 
 
@@ -20,7 +20,7 @@ def test_image_tags_single_manifest(
     image = oci.write_image(
         oci_layout, "v1", layers=3, created="2025-03-04T05:06:07.123456789Z", architecture="arm64"
     )
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
 
     entry = _tags(api, repository)["v1"]
 
@@ -35,9 +35,7 @@ def test_image_tags_oci_index(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     index = oci.write_index(oci_layout, "multi", created="2025-01-02T03:04:05Z")
-    skopeo.push(
-        oci_layout, "multi", f"{service.registry_host_port}/{repository}:multi", all_images=True
-    )
+    service.push(oci_layout, "multi", f"{repository}:multi", all_images=True)
 
     entry = _tags(api, repository)["multi"]
 
@@ -52,9 +50,7 @@ def test_image_tags_docker_manifest_list(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     index = oci.write_index(oci_layout, "list", docker_media_types=True)
-    skopeo.push(
-        oci_layout, "list", f"{service.registry_host_port}/{repository}:list", all_images=True
-    )
+    service.push(oci_layout, "list", f"{repository}:list", all_images=True)
 
     entry = _tags(api, repository)["list"]
 
@@ -68,7 +64,7 @@ def test_image_tags_docker_manifest(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     image = oci.write_image(oci_layout, "d1", docker_media_types=True)
-    skopeo.push(oci_layout, "d1", f"{service.registry_host_port}/{repository}:d1")
+    service.push(oci_layout, "d1", f"{repository}:d1")
 
     entry = _tags(api, repository)["d1"]
 
@@ -82,7 +78,7 @@ def test_image_tags_shared_digest(
 ) -> None:
     oci.write_image(oci_layout, "v1")
     for tag in ("v1", "stable"):
-        skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:{tag}")
+        service.push(oci_layout, "v1", f"{repository}:{tag}")
 
     entries = _tags(api, repository)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nerve_registry.domain.references import catalog_sort_key
-from tests.support import oci, skopeo
+from tests.support import oci
 from tests.support.service import ApiSession, RunningService, running_service
 
 # Names chosen so that component-wise catalog order differs from plain string order.
@@ -24,8 +24,8 @@ def catalog_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         layout = root / "layout"
         oci.write_image(layout, "v1", seed="catalog")
         for name in ALL_NAMES:
-            skopeo.push(layout, "v1", f"{service.registry_host_port}/{name}:v1")
-        skopeo.push(layout, "v1", f"{service.registry_host_port}/team/app00:v2")
+            service.push(layout, "v1", f"{name}:v1")
+        service.push(layout, "v1", "team/app00:v2")
 
         api = service.api()
         response = api.registry_call("delete-image-tag", {"image": UNTAGGED, "tag": "v1"})

@@ -2,9 +2,7 @@
 
 from pathlib import Path
 
-import requests
-
-from tests.support import oci, skopeo
+from tests.support import oci
 from tests.support.service import ApiSession, RunningService
 
 
@@ -19,7 +17,7 @@ def test_status_available(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     image = oci.write_image(oci_layout, "v1", layers=2)
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
 
     [entry] = _statuses(api, [f"{repository}:v1"])
 
@@ -32,7 +30,7 @@ def test_status_by_digest(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     image = oci.write_image(oci_layout, "v1")
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
 
     [entry] = _statuses(api, [f"{repository}@{image.manifest_digest}"])
 
@@ -43,10 +41,10 @@ def test_status_bare_name_means_latest(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     oci.write_image(oci_layout, "v1")
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
 
     [without_latest] = _statuses(api, [repository])
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:latest")
+    service.push(oci_layout, "v1", f"{repository}:latest")
     [with_latest] = _statuses(api, [repository])
 
     assert without_latest["status"] == "missing"
@@ -58,7 +56,7 @@ def test_status_missing_kinds(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     oci.write_image(oci_layout, "v1")
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
     unknown_digest = "sha256:" + "0" * 64
 
     entries = _statuses(
@@ -76,10 +74,10 @@ def test_status_incomplete_layer(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     image = oci.write_image(oci_layout, "v1", layers=2)
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
     missing = image.layer_digests[1]
 
-    deleted = requests.delete(f"{service.registry_url}/v2/{repository}/blobs/{missing}", timeout=10)
+    deleted = service.registry_request("DELETE", f"/v2/{repository}/blobs/{missing}")
     [entry] = _statuses(api, [f"{repository}:v1"])
 
     assert deleted.status_code == 202
@@ -92,11 +90,9 @@ def test_status_incomplete_config(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     image = oci.write_image(oci_layout, "v1")
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
 
-    requests.delete(
-        f"{service.registry_url}/v2/{repository}/blobs/{image.config_digest}", timeout=10
-    )
+    service.registry_request("DELETE", f"/v2/{repository}/blobs/{image.config_digest}")
     [entry] = _statuses(api, [f"{repository}:v1"])
 
     assert entry["status"] == "incomplete"
@@ -107,9 +103,7 @@ def test_status_index_available(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     index = oci.write_index(oci_layout, "multi")
-    skopeo.push(
-        oci_layout, "multi", f"{service.registry_host_port}/{repository}:multi", all_images=True
-    )
+    service.push(oci_layout, "multi", f"{repository}:multi", all_images=True)
 
     [entry] = _statuses(api, [f"{repository}:multi"])
 
@@ -121,14 +115,10 @@ def test_status_index_missing_child(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     index = oci.write_index(oci_layout, "multi")
-    skopeo.push(
-        oci_layout, "multi", f"{service.registry_host_port}/{repository}:multi", all_images=True
-    )
+    service.push(oci_layout, "multi", f"{repository}:multi", all_images=True)
     child = index.children[1].manifest_digest
 
-    deleted = requests.delete(
-        f"{service.registry_url}/v2/{repository}/manifests/{child}", timeout=10
-    )
+    deleted = service.registry_request("DELETE", f"/v2/{repository}/manifests/{child}")
     [entry] = _statuses(api, [f"{repository}:multi"])
 
     assert deleted.status_code == 202
@@ -141,12 +131,10 @@ def test_status_index_child_missing_layer(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     index = oci.write_index(oci_layout, "multi")
-    skopeo.push(
-        oci_layout, "multi", f"{service.registry_host_port}/{repository}:multi", all_images=True
-    )
+    service.push(oci_layout, "multi", f"{repository}:multi", all_images=True)
     layer = index.children[0].layer_digests[0]
 
-    requests.delete(f"{service.registry_url}/v2/{repository}/blobs/{layer}", timeout=10)
+    service.registry_request("DELETE", f"/v2/{repository}/blobs/{layer}")
     [entry] = _statuses(api, [f"{repository}:multi"])
 
     assert entry["status"] == "incomplete"
@@ -167,7 +155,7 @@ def test_status_keeps_request_order(
     service: RunningService, api: ApiSession, oci_layout: Path, repository: str
 ) -> None:
     oci.write_image(oci_layout, "v1")
-    skopeo.push(oci_layout, "v1", f"{service.registry_host_port}/{repository}:v1")
+    service.push(oci_layout, "v1", f"{repository}:v1")
     references = [f"{repository}:v1", "BAD", f"{repository}:v2", f"{repository}:v1"]
 
     entries = _statuses(api, references)

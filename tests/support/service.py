@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from tests.support import skopeo
 from tests.support.ports import free_port
 
 START_TIMEOUT = 60.0
@@ -52,6 +53,50 @@ class RunningService:
             if config.encode() in arguments and b"serve" in arguments:
                 return int(entry.name)
         raise LookupError(f"no docker-registry process uses {config}")
+
+    @property
+    def registry_creds(self) -> str | None:
+        """``USER:PASSWORD`` for skopeo against the embedded registry; None when it needs none."""
+        return None
+
+    def push(
+        self, layout_dir: Path, tag: str, destination: str, *, all_images: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Push the layout's ``tag`` to ``REPOSITORY:TAG`` in this service's registry."""
+        return skopeo.push(
+            layout_dir,
+            tag,
+            f"{self.registry_host_port}/{destination}",
+            all_images=all_images,
+            creds=self.registry_creds,
+        )
+
+    def pull(
+        self, source: str, dest_dir: Path, tag: str, *, all_images: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Pull ``REPOSITORY:TAG`` (or ``@DIGEST``) from this service's registry into a layout."""
+        return skopeo.pull(
+            f"{self.registry_host_port}/{source}",
+            dest_dir,
+            tag,
+            all_images=all_images,
+            creds=self.registry_creds,
+        )
+
+    def copy(self, source: str, destination: str) -> subprocess.CompletedProcess[str]:
+        """Copy ``REPOSITORY:TAG`` (or ``@DIGEST``) to another name within this registry."""
+        command = ["copy", "--src-tls-verify=false", "--dest-tls-verify=false"]
+        if self.registry_creds:
+            command += ["--src-creds", self.registry_creds, "--dest-creds", self.registry_creds]
+        command += [
+            f"docker://{self.registry_host_port}/{source}",
+            f"docker://{self.registry_host_port}/{destination}",
+        ]
+        return skopeo.run(command)
+
+    def registry_request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send a request straight to the embedded registry's distribution API."""
+        return requests.request(method, f"{self.registry_url}{path}", timeout=30, **kwargs)
 
     def api(self) -> ApiSession:
         """Return a raw HTTP session logged in as admin."""

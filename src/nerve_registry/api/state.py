@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -19,6 +20,19 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class Maintenance:
+    """Read-only maintenance of the registry, as during garbage collection.
+
+    While ``active`` is set, nothing may write to the registry: pushes and
+    deletions are refused with a retryable error that quotes ``reason``.
+    """
+
+    active: bool = False
+    reason: str = ""
+    since: datetime | None = None
+
+
+@dataclass
 class Services:
     """The database, the registry client and, for the embedded default, the registry supervisor."""
 
@@ -29,6 +43,7 @@ class Services:
     config_cache: ConfigCache
     session_policy: SessionPolicy
     supervisor: RegistrySupervisor | None
+    maintenance: Maintenance = field(default_factory=Maintenance)
 
 
 def services_of(request: Request) -> Services:
