@@ -9,6 +9,7 @@ error responses.
     │   ├── InvalidReferenceError           a repository name, tag or digest breaks its grammar
     │   └── RequestTooLargeError       413  the request body is over the size limit
     ├── AuthenticationError            403  no session, an expired session or bad credentials
+    │   └── CredentialsRequiredError   401  the token endpoint got no or bad Basic credentials
     ├── PermissionDeniedError          403  authenticated, but the account may not do this
     ├── NotFoundError                  404
     │   ├── ImageNotFoundError              no such repository, or it has no tags
@@ -17,7 +18,10 @@ error responses.
     ├── ConflictError                  409  the state changed or already exists
     ├── TooManyRequestsError           429  login attempts are throttled
     ├── RegistryError                  502  the registry answered, but not as the protocol says
-    └── RegistryUnavailableError       503  the registry cannot be reached or is not healthy
+    ├── RegistryUnavailableError       503  the registry cannot be reached or is not healthy
+    └── MaintenanceError               503  registry maintenance blocks writes for now
+
+Errors with a ``retry_after`` (seconds) get a ``Retry-After`` response header.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class NerveRegistryError(Exception):
 
     error_code = "INTERNAL_ERROR"
     status_code = 500
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, error_code: str | None = None) -> None:
         super().__init__(message)
@@ -53,6 +58,13 @@ class RequestTooLargeError(InvalidInputError):
 class AuthenticationError(NerveRegistryError):
     error_code = "NOT_AUTHENTICATED"
     status_code = 403
+
+
+class CredentialsRequiredError(AuthenticationError):
+    """The token endpoint needs valid Basic credentials; Docker clients expect 401 for that."""
+
+    error_code = "INVALID_CREDENTIALS"
+    status_code = 401
 
 
 class PermissionDeniedError(NerveRegistryError):
@@ -112,3 +124,14 @@ class RegistryError(NerveRegistryError):
 class RegistryUnavailableError(NerveRegistryError):
     error_code = "REGISTRY_UNAVAILABLE"
     status_code = 503
+
+
+class MaintenanceError(NerveRegistryError):
+    """Registry maintenance (such as garbage collection) runs, so writes must wait."""
+
+    error_code = "MAINTENANCE"
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,8 +57,35 @@ class RunningService:
 
     @property
     def registry_creds(self) -> str | None:
-        """``USER:PASSWORD`` for skopeo against the embedded registry; None when it needs none."""
-        return None
+        """``USER:PASSWORD`` of the admin account, for skopeo against the embedded registry."""
+        return f"admin:{self.admin_password}" if self.admin_password else None
+
+    def add_account(self, name: str, password: str, *, admin: bool = False) -> None:
+        """Create an account with ``nerve-registry user add``, as an operator would."""
+        command = [
+            *_cli(),
+            "user",
+            "add",
+            name,
+            "--password-stdin",
+            "--data-dir",
+            str(self.data_dir),
+        ]
+        if admin:
+            command.append("--admin")
+        subprocess.run(command, input=password + "\n", text=True, check=True, capture_output=True)
+
+    def token(
+        self, scopes: Sequence[str], *, user: str = "admin", password: str | None = None
+    ) -> requests.Response:
+        """Request a registry token from the service's token endpoint with Basic credentials."""
+        secret = self.admin_password if password is None else password
+        return requests.get(
+            f"{self.url}/auth/token",
+            params={"service": "nerve-registry", "scope": list(scopes), "account": user},
+            auth=(user, secret),
+            timeout=30,
+        )
 
     def push(
         self, layout_dir: Path, tag: str, destination: str, *, all_images: bool = False
@@ -95,13 +123,34 @@ class RunningService:
         return skopeo.run(command)
 
     def registry_request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send a request straight to the embedded registry's distribution API."""
-        return requests.request(method, f"{self.registry_url}{path}", timeout=30, **kwargs)
+        """Send a request straight to the embedded registry's distribution API, as admin.
+
+        The registry answers the first attempt with 401 and a Bearer challenge
+        that names the scope; the request is repeated once with a token for it.
+        """
+        url = f"{self.registry_url}{path}"
+        response = requests.request(method, url, timeout=30, **kwargs)
+        challenge = response.headers.get("www-authenticate", "")
+        if response.status_code != 401 or not challenge.lower().startswith("bearer"):
+            return response
+
+        scope = _challenge_parameter(challenge, "scope")
+        granted = self.token([scope] if scope else [])
+        granted.raise_for_status()
+        headers = {
+            **kwargs.pop("headers", {}),
+            "Authorization": f"Bearer {granted.json()['token']}",
+        }
+        return requests.request(method, url, timeout=30, headers=headers, **kwargs)
 
     def api(self) -> ApiSession:
         """Return a raw HTTP session logged in as admin."""
+        return self.api_as("admin", self.admin_password)
+
+    def api_as(self, user: str, password: str) -> ApiSession:
+        """Return a raw HTTP session logged in as ``user``."""
         session = ApiSession(self.url)
-        session.login("admin", self.admin_password)
+        session.login(user, password)
         return session
 
 
@@ -126,13 +175,20 @@ class ApiSession(requests.Session):
         return self.post_json(f"/nerve/registry/{endpoint}", body)
 
 
+def _challenge_parameter(challenge: str, name: str) -> str | None:
+    match = re.search(rf'{name}="([^"]*)"', challenge)
+    return match.group(1) if match else None
+
+
+def _cli() -> list[str]:
+    return [sys.executable, "-m", "nerve_registry"]
+
+
 def service_command(
     data_dir: Path, port: int, registry_port: int, extra: Sequence[str]
 ) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "nerve_registry",
+        *_cli(),
         "serve",
         "--data-dir",
         str(data_dir),

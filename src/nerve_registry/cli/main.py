@@ -18,9 +18,11 @@ from nerve_registry import __version__
 
 # Subcommand name -> "module:attribute" of its click command.
 COMMANDS = {
+    "audit": "nerve_registry.cli.audit:audit",
     "images": "nerve_registry.cli.images:images",
     "rm": "nerve_registry.cli.images:remove",
     "serve": "nerve_registry.cli.serve:serve",
+    "share": "nerve_registry.cli.shares:share",
     "status": "nerve_registry.cli.images:status",
     "tags": "nerve_registry.cli.images:tags",
     "user": "nerve_registry.cli.users:user",
