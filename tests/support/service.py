@@ -33,10 +33,19 @@ class RunningService:
     log_path: Path
     process: subprocess.Popen[bytes]
     admin_password: str = field(repr=False)
+    # CA certificate of a service started with --tls-cert; its registry uses
+    # HTTPS too when registry_scheme is "https".
+    ca_cert: Path | None = None
+    registry_scheme: str = "http"
 
     @property
     def registry_url(self) -> str:
-        return f"http://{self.registry_host_port}"
+        return f"{self.registry_scheme}://{self.registry_host_port}"
+
+    @property
+    def verify(self) -> bool | str:
+        """The ``verify`` argument of requests for this service's API and registry."""
+        return str(self.ca_cert) if self.ca_cert else True
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -85,6 +94,7 @@ class RunningService:
             params={"service": "nerve-registry", "scope": list(scopes), "account": user},
             auth=(user, secret),
             timeout=30,
+            verify=self.verify,
         )
 
     def push(
@@ -122,14 +132,24 @@ class RunningService:
         ]
         return skopeo.run(command)
 
-    def registry_request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def registry_request(
+        self, method: str, path: str, *, bearer: str | None = None, **kwargs: Any
+    ) -> requests.Response:
         """Send a request straight to the embedded registry's distribution API, as admin.
 
         The registry answers the first attempt with 401 and a Bearer challenge
         that names the scope; the request is repeated once with a token for it.
+        With ``bearer``, the request carries that token and the registry's
+        response is returned as it is.
         """
         url = f"{self.registry_url}{path}"
-        response = requests.request(method, url, timeout=30, **kwargs)
+        if bearer is not None:
+            headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {bearer}"}
+            return requests.request(
+                method, url, timeout=30, headers=headers, verify=self.verify, **kwargs
+            )
+
+        response = requests.request(method, url, timeout=30, verify=self.verify, **kwargs)
         challenge = response.headers.get("www-authenticate", "")
         if response.status_code != 401 or not challenge.lower().startswith("bearer"):
             return response
@@ -141,7 +161,9 @@ class RunningService:
             **kwargs.pop("headers", {}),
             "Authorization": f"Bearer {granted.json()['token']}",
         }
-        return requests.request(method, url, timeout=30, headers=headers, **kwargs)
+        return requests.request(
+            method, url, timeout=30, headers=headers, verify=self.verify, **kwargs
+        )
 
     def api(self) -> ApiSession:
         """Return a raw HTTP session logged in as admin."""
@@ -150,6 +172,7 @@ class RunningService:
     def api_as(self, user: str, password: str) -> ApiSession:
         """Return a raw HTTP session logged in as ``user``."""
         session = ApiSession(self.url)
+        session.verify = self.verify
         session.login(user, password)
         return session
 
@@ -160,6 +183,11 @@ class ApiSession(requests.Session):
     def __init__(self, base_url: str) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        # requests prefers REQUESTS_CA_BUNDLE over Session.verify unless each call passes it.
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
 
     def login(self, identity: str, secret: str) -> requests.Response:
         response = self.post_json("/auth/login", {"identity": identity, "secret": secret})
@@ -202,10 +230,18 @@ def service_command(
 
 @contextmanager
 def running_service(
-    data_dir: Path, *, extra_args: Sequence[str] = (), env: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    ca_cert: Path | None = None,
 ) -> Iterator[RunningService]:
-    """Start ``nerve-registry serve`` on free ports, wait until healthy, and stop it afterwards."""
-    service = start_service(data_dir, extra_args=extra_args, env=env)
+    """Start ``nerve-registry serve`` on free ports, wait until healthy, and stop it afterwards.
+
+    With ``ca_cert`` the service is expected to serve HTTPS (``extra_args``
+    name --tls-cert and --tls-key) with a certificate that ``ca_cert`` verifies.
+    """
+    service = start_service(data_dir, extra_args=extra_args, env=env, ca_cert=ca_cert)
     try:
         yield service
     finally:
@@ -213,7 +249,11 @@ def running_service(
 
 
 def start_service(
-    data_dir: Path, *, extra_args: Sequence[str] = (), env: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    ca_cert: Path | None = None,
 ) -> RunningService:
     data_dir.mkdir(parents=True, exist_ok=True)
     port, registry_port = free_port(), free_port()
@@ -228,8 +268,8 @@ def start_service(
             env=process_env,
         )
 
-    url = f"http://127.0.0.1:{port}"
-    _wait_until_healthy(url, process, log_path)
+    url = f"{'https' if ca_cert else 'http'}://127.0.0.1:{port}"
+    _wait_until_healthy(url, process, log_path, str(ca_cert) if ca_cert else True)
     password_file = data_dir / "initial-admin-password"
     return RunningService(
         url=url,
@@ -238,6 +278,8 @@ def start_service(
         log_path=log_path,
         process=process,
         admin_password=password_file.read_text().strip() if password_file.exists() else "",
+        ca_cert=ca_cert,
+        registry_scheme="https" if "--registry-tls" in extra_args else "http",
     )
 
 
@@ -251,7 +293,9 @@ def stop_service(service: RunningService) -> None:
             service.process.wait()
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, verify: bool | str
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -260,7 +304,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pa
                 + log_path.read_text(errors="replace")[-4000:]
             )
         try:
-            if requests.get(url + "/health", timeout=2).status_code == 200:
+            if requests.get(url + "/health", timeout=2, verify=verify).status_code == 200:
                 return
         except requests.ConnectionError:
             pass

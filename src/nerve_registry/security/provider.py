@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nerve_registry.security.keys import SigningKey
@@ -40,8 +41,15 @@ class ServiceTokenProvider:
     """
 
     def __init__(
-        self, signing_key: SigningKey, *, service: str, issuer: str, lifetime_seconds: int
+        self,
+        signing_key: SigningKey,
+        *,
+        service: str,
+        issuer: str,
+        lifetime_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
         self._signing_key = signing_key
         self._service = service
         self._issuer = issuer
@@ -52,7 +60,7 @@ class ServiceTokenProvider:
         self._cache: OrderedDict[str, _CachedToken] = OrderedDict()
 
     async def token_for(self, scope: str) -> str:
-        now = time.monotonic()
+        now = self._clock()
         cached = self._cache.get(scope)
         if cached is not None and now < cached.renew_at:
             self._cache.move_to_end(scope)
