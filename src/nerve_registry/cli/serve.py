@@ -14,7 +14,13 @@ import click
 
 from nerve_registry.cli.errors import OperationFailed, exits_on_errors
 from nerve_registry.cli.options import state_options
-from nerve_registry.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGISTRY_PORT, Settings
+from nerve_registry.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_REGISTRY_PORT,
+    WILDCARD_HOSTS,
+    Settings,
+)
 from nerve_registry.store.database import (
     create_database_engine,
     create_schema,
@@ -236,7 +242,26 @@ def serve(
         settings.port,
         settings.token_realm,
     )
+    warn_about_reachability(settings)
     uvicorn.Server(config).run()
+
+
+def warn_about_reachability(settings: Settings) -> None:
+    """Log the settings that commonly keep Docker clients on other hosts from logging in."""
+    if settings.public_url is None and settings.host in WILDCARD_HOSTS:
+        logger.warning(
+            "No --public-url is set, so the registry sends Docker clients to %s for tokens. "
+            "Set --public-url if clients reach this host under another name.",
+            settings.token_realm,
+        )
+
+    loopback = settings.registry_host in ("127.0.0.1", "localhost", "::1")
+    if settings.embedded and not loopback and not settings.registry_tls:
+        logger.warning(
+            "The registry listens on %s without TLS; Docker clients on other hosts accept "
+            "it only when it is listed in their insecure-registries. Consider --registry-tls.",
+            settings.registry_host,
+        )
 
 
 def configure_logging(level: str) -> None:
