@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +19,14 @@ STATUS_STYLES = {
 }
 
 
+# Width of tables written to a pipe or file, where no terminal width applies;
+# wide enough that grep and awk see one row per line.
+PIPE_WIDTH = 240
+
+
 def stdout_console() -> Console:
-    return Console(soft_wrap=False, highlight=False)
+    width = None if sys.stdout.isatty() else PIPE_WIDTH
+    return Console(soft_wrap=False, highlight=False, width=width)
 
 
 def print_json(data: Any) -> None:
