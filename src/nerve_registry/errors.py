@@ -16,7 +16,7 @@ error responses.
     │   └── AccountNotFoundError            no account of that name
     ├── ConflictError                  409  the state changed or already exists
     ├── TooManyRequestsError           429  login attempts are throttled
-    ├── RegistryError                  502  the registry answered, but not as the protocol says
+    ├── RegistryError                  502  the registry responded outside its protocol
     └── RegistryUnavailableError       503  the registry cannot be reached or is not healthy
 """
 
@@ -92,7 +92,7 @@ class TooManyRequestsError(NerveRegistryError):
 
 
 class RegistryError(NerveRegistryError):
-    """The registry answered with a status or body that the protocol does not allow here."""
+    """The registry returned a status or body that the protocol does not allow here."""
 
     error_code = "REGISTRY_ERROR"
     status_code = 502

@@ -58,8 +58,8 @@ def create_app(settings: Settings) -> FastAPI:
 def _openapi_document(app: FastAPI) -> dict[str, Any]:
     """Build the OpenAPI document once, without FastAPI's default 422 responses.
 
-    Validation errors are answered with 400 and the error body of every other
-    error, so the generated 422 entries would describe responses that never occur.
+    Validation errors get 400 and the same error body as every other error,
+    so the generated 422 entries would describe responses that never occur.
     """
     if app.openapi_schema is not None:
         return app.openapi_schema

@@ -101,11 +101,11 @@ def _describe_one(entry: dict[str, Any]) -> str:
     if kind in ("model_attributes_type", "dict_type") and len(location) == 0:
         return "The request body must be a JSON object."
 
-    given = shown_value(entry.get("input"))
+    value_text = shown_value(entry.get("input"))
     text = str(entry.get("msg", "is invalid")).rstrip(".")
     if not location:
         return f"The request body is invalid: {text}."
-    return f"Field '{field}' is invalid: {text} (got {given})."
+    return f"Field '{field}' is invalid: {text} (got {value_text})."
 
 
 def _field_name(location: list[Any]) -> str:

@@ -37,7 +37,7 @@ class VersionResponse(ApiModel):
 
 
 class HealthResponse(ApiModel):
-    status: str = Field(description="'ok' when the registry answers, else 'degraded'.")
+    status: str = Field(description="'ok' when the registry responds, else 'degraded'.")
     registry: str = Field(description="'up' or 'down'.")
 
 

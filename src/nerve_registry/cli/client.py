@@ -21,7 +21,7 @@ DEFAULT_MS_URL = "http://127.0.0.1:8080"
 
 @dataclass(frozen=True)
 class Connection:
-    """Where and as whom the command connects, and how it prints."""
+    """MS address, account and output format of one client command."""
 
     ms_url: str
     user: str

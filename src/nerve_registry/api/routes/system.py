@@ -15,7 +15,7 @@ router = APIRouter(tags=["system"])
 @router.get(
     "/health",
     response_model=HealthResponse,
-    responses={503: {"model": HealthResponse, "description": "The registry does not answer."}},
+    responses={503: {"model": HealthResponse, "description": "The registry does not respond."}},
     summary="Report whether the service and its registry are up",
 )
 async def health(request: Request) -> JSONResponse:
