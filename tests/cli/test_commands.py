@@ -76,11 +76,15 @@ def test_tags_unknown_image(service: RunningService) -> None:
     assert "Traceback" not in result.stderr
 
 
+def _status_column(output: str) -> list[str]:
+    return [line.split()[1] for line in output.splitlines()[1:]]
+
+
 def test_status_all_available(service: RunningService, pushed: str) -> None:
     result = run_cli(["status", f"{pushed}:v1", f"{pushed}:v2"], service)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("available") == 2
+    assert _status_column(result.stdout) == ["available", "available"]
 
 
 def test_status_missing_exits_1(service: RunningService, pushed: str) -> None:
@@ -98,7 +102,7 @@ def test_status_reads_file(service: RunningService, pushed: str, tmp_path: Path)
     result = run_cli(["status", "--file", str(listing)], service)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("available") == 2
+    assert _status_column(result.stdout) == ["available", "available"]
 
 
 def test_rm_deletes_one_tag(service: RunningService, pushed: str) -> None:
