@@ -8,11 +8,11 @@ different messages give images with different digests.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
 import io
 import json
-import sys
 import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,16 +80,17 @@ def write_layout(layout: Path, tag: str, message: str) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", type=Path, help="OCI layout directory to write or extend")
+    parser.add_argument("tag", nargs="?", default="v1", help="tag of the image (default: v1)")
+    parser.add_argument(
+        "message", nargs="?", default="Hello from the edge", help="content of hello.txt"
+    )
+    arguments = parser.parse_args()
+    arguments.directory.mkdir(parents=True, exist_ok=True)
 
-    layout = Path(sys.argv[1])
-    tag = sys.argv[2] if len(sys.argv) > 2 else "v1"
-    message = sys.argv[3] if len(sys.argv) > 3 else "Hello from the edge"
-    layout.mkdir(parents=True, exist_ok=True)
-
-    digest = write_layout(layout, tag, message)
-    print(f"Wrote oci:{layout}:{tag} ({digest})")
+    digest = write_layout(arguments.directory, arguments.tag, arguments.message)
+    print(f"Wrote oci:{arguments.directory}:{arguments.tag} ({digest})")
 
 
 if __name__ == "__main__":

@@ -220,3 +220,68 @@ def test_help_lists_commands() -> None:
 
     for command in ("images", "tags", "status", "rm", "serve", "user"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize("ms_url", ["ftp://127.0.0.1", ""])
+def test_bad_ms_url_is_usage_error(service: RunningService, ms_url: str) -> None:
+    result = run_cli(["images", "--ms-url", ms_url], service)
+
+    assert result.returncode == 2
+    assert "--ms-url" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_rm_digest_is_usage_error(service: RunningService) -> None:
+    result = run_cli(["rm", "tests/app@sha256:" + "a" * 64], service)
+
+    assert result.returncode == 2
+    assert "names a digest" in result.stderr
+
+
+def test_status_batches_long_lists(service: RunningService, tmp_path: Path) -> None:
+    listing = tmp_path / "many.txt"
+    listing.write_text("".join(f"Invalid-{number}\n" for number in range(1200)))
+
+    result = run_cli(["status", "--json", "--file", str(listing)], service)
+
+    assert result.returncode == 1
+    entries = json.loads(result.stdout)["images"]
+    assert len(entries) == 1200
+    assert {entry["status"] for entry in entries} == {"invalid"}
+
+
+def test_password_from_stdin(service: RunningService, pushed: str) -> None:
+    environment_password = ""
+    result = run_cli(
+        ["tags", "--password-stdin", pushed],
+        service,
+        stdin=service.admin_password + "\n",
+        password=environment_password,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "v1" in result.stdout
+
+
+def test_rm_json_error_fields(service: RunningService, pushed: str) -> None:
+    result = run_cli(["rm", "--json", f"{pushed}:nope"], service)
+
+    [entry] = json.loads(result.stdout)["deleted"]
+    assert entry["errorCode"] == "TAG_NOT_FOUND"
+    assert entry["status"] == 404
+
+
+def test_table_lines_have_no_trailing_spaces(service: RunningService, pushed: str) -> None:
+    result = run_cli(["tags", pushed], service)
+
+    assert all(line == line.rstrip() for line in result.stdout.splitlines())
+
+
+def test_user_add_notes_new_state(tmp_path: Path) -> None:
+    result = run_cli(
+        ["user", "add", "first", "--password-stdin", "--data-dir", str(tmp_path / "fresh")],
+        stdin="a-good-password\n",
+    )
+
+    assert result.returncode == 0
+    assert "no state database" in result.stderr

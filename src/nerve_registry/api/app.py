@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
+        redirect_slashes=False,
     )
     app.state.settings = settings
 

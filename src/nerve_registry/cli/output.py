@@ -44,7 +44,13 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, empty:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    stdout_console().print(table)
+
+    # Columns are padded to equal width; the padding after the last one is dropped.
+    console = stdout_console()
+    with console.capture() as captured:
+        console.print(table)
+    lines = captured.get().splitlines()
+    click.echo("\n".join(line.rstrip() for line in lines), color=console.is_terminal)
 
 
 def human_size(size: int) -> str:

@@ -12,8 +12,9 @@ from nerve_registry.errors import NerveRegistryError
 router = APIRouter(tags=["system"])
 
 
-@router.get(
+@router.api_route(
     "/health",
+    methods=["GET", "HEAD"],
     response_model=HealthResponse,
     responses={503: {"model": HealthResponse, "description": "The registry does not respond."}},
     summary="Report whether the service and its registry are up",
