@@ -146,10 +146,14 @@ def service_command(
 
 @contextmanager
 def running_service(
-    data_dir: Path, *, extra_args: Sequence[str] = (), env: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    registry_port: int | None = None,
 ) -> Iterator[RunningService]:
     """Start ``nerve-registry serve`` on free ports, wait until healthy, and stop it afterwards."""
-    service = start_service(data_dir, extra_args=extra_args, env=env)
+    service = start_service(data_dir, extra_args=extra_args, env=env, registry_port=registry_port)
     try:
         yield service
     finally:
@@ -157,10 +161,16 @@ def running_service(
 
 
 def start_service(
-    data_dir: Path, *, extra_args: Sequence[str] = (), env: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    registry_port: int | None = None,
 ) -> RunningService:
+    """Start the service; ``registry_port`` reuses a port, else a free one is picked."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port, registry_port = free_port(), free_port()
+    port = free_port()
+    registry_port = registry_port or free_port()
     log_path = data_dir / "service.log"
     process_env = {**os.environ, "LOGGING_LEVEL": "INFO", **(env or {})}
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
 import socket
 from pathlib import Path
+from typing import TextIO
 
 import click
 
 from nerve_registry.cli.errors import OperationFailed, exits_on_errors
 from nerve_registry.cli.options import state_options
 from nerve_registry.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGISTRY_PORT, Settings
+from nerve_registry.embedded.leftover import stop_leftover_registries
+from nerve_registry.embedded.registry_config import registry_config_path
 from nerve_registry.store.database import (
     create_database_engine,
     create_schema,
@@ -118,7 +122,7 @@ def serve(
         log_level=log_level.upper(),
     )
 
-    check_can_start(settings)
+    lock = check_can_start(settings)
     create_initial_admin(settings)
 
     config = uvicorn.Config(
@@ -131,7 +135,28 @@ def serve(
         server_header=False,
     )
     logger.info("Serving the MS API on http://%s:%d", settings.host, settings.port)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        lock.close()
+
+
+def lock_data_dir(data_dir: Path) -> TextIO:
+    """Hold an exclusive lock on the data directory for as long as the service runs.
+
+    A second service on the same directory would share the embedded registry's
+    storage and stop its registry process as a leftover, so it is refused.
+    """
+    lock_file = (data_dir / "service.lock").open("a+")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        lock_file.close()
+        raise OperationFailed(
+            f"Another nerve-registry service already uses the data directory {data_dir}; "
+            "stop it first or choose another --data-dir."
+        ) from error
+    return lock_file
 
 
 def configure_logging(level: str) -> None:
@@ -140,8 +165,11 @@ def configure_logging(level: str) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
-def check_can_start(settings: Settings) -> None:
-    """Fail with a clear message before start-up for the problems a user can fix."""
+def check_can_start(settings: Settings) -> TextIO:
+    """Fail with a clear message before start-up for the problems a user can fix.
+
+    Returns the lock on the data directory, which the caller holds while serving.
+    """
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
@@ -152,6 +180,7 @@ def check_can_start(settings: Settings) -> None:
     if not os.access(settings.data_dir, os.W_OK):
         raise OperationFailed(f"The data directory {settings.data_dir} is not writable.")
 
+    lock = lock_data_dir(settings.data_dir)
     ensure_port_free(settings.host, settings.port, "--port")
 
     if settings.embedded:
@@ -160,7 +189,10 @@ def check_can_start(settings: Settings) -> None:
                 f"'{settings.registry_binary}' was not found. Install the Debian package "
                 "docker-registry, or pass --registry-url to use an existing registry."
             )
+        stop_leftover_registries(registry_config_path(settings))
         ensure_port_free("127.0.0.1", settings.registry_port, "--registry-port")
+
+    return lock
 
 
 def ensure_port_free(host: str, port: int, option: str) -> None:
