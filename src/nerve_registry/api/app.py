@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from nerve_registry import __version__
+from nerve_registry.api.cleanup import CleanupController
 from nerve_registry.api.errors import install_error_handlers
 from nerve_registry.api.middleware import AccessLog, BodySizeLimit
-from nerve_registry.api.routes import registry, session, system
+from nerve_registry.api.routes import cleanup, registry, session, system
+from nerve_registry.api.scheduler import Scheduler
 from nerve_registry.api.state import Services
 from nerve_registry.config import Settings
 from nerve_registry.distribution.client import RegistryClient
@@ -49,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(session.router)
     app.include_router(registry.router)
     app.include_router(system.router)
+    app.include_router(cleanup.router)
     return app
 
 
@@ -83,11 +86,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ),
         supervisor=supervisor,
     )
+    controller = CleanupController(app.state.services)
+    await controller.start()
+    app.state.cleanup = controller
+    scheduler = Scheduler(controller)
+    scheduler.start()
+    app.state.scheduler = scheduler
     logger.info("MS registry service %s started; registry at %s", __version__, client.base_url)
 
     try:
         yield
     finally:
+        await scheduler.stop()
+        await controller.stop()
         await client.aclose()
         if supervisor is not None:
             await supervisor.stop()

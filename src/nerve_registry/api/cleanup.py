@@ -172,11 +172,26 @@ class CleanupController:
                 await self._collect(run_id)
                 return run_id
 
-            document = await self.make_plan(
-                policy_names=policy_names,
-                untagged_older_than=untagged_older_than,
-                created_by=triggered_by,
-            )
+            try:
+                document = await self.make_plan(
+                    policy_names=policy_names,
+                    untagged_older_than=untagged_older_than,
+                    created_by=triggered_by,
+                )
+            except NerveRegistryError as error:
+                # Record the failure, so that it shows among the runs.
+                run_id = await asyncio.to_thread(
+                    records.create_run, self.services.database, action, triggered_by, None, 0
+                )
+                await asyncio.to_thread(
+                    records.finish_run,
+                    self.services.database,
+                    records.RunProgress(run_id, total=0),
+                    [],
+                    error=f"Making the prune plan failed: {error.message}",
+                )
+                return run_id
+
             run_id = await asyncio.to_thread(self._claim_plan, document["id"], action, triggered_by)
             await self._apply(run_id, document, gc=action == KIND_PRUNE_GC)
             return run_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,11 +48,11 @@ def policy_document(record: store.PolicyRecord) -> dict[str, Any]:
         "repositories": list(record.repositories),
         "priority": record.priority,
         "keepLast": record.keep_last,
-        "olderThan": _duration_text(record.older_than_seconds),
+        "olderThan": duration_text(record.older_than_seconds),
         "include": record.include,
         "exclude": record.exclude,
         "protect": list(record.protect),
-        "untaggedOlderThan": _duration_text(record.untagged_older_than_seconds),
+        "untaggedOlderThan": duration_text(record.untagged_older_than_seconds),
         "timeSource": record.time_source,
         "enabled": record.enabled,
         "createdAt": format_timestamp(record.created_at),
@@ -273,9 +273,5 @@ def _seconds(value: int | None) -> timedelta | None:
     return timedelta(seconds=value) if value is not None else None
 
 
-def _duration_text(seconds: int | None) -> str | None:
+def duration_text(seconds: int | None) -> str | None:
     return format_duration(timedelta(seconds=seconds)) if seconds is not None else None
-
-
-def timestamp_or_none(value: datetime | None) -> str | None:
-    return format_timestamp(value)
