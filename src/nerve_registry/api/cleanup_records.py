@@ -126,7 +126,7 @@ def collection_details(report: CollectionReport) -> dict[str, Any]:
         "freedBytes": report.freed_bytes,
         "blobsMarked": report.blobs_marked,
         "blobsDeleted": report.blobs_deleted,
-        "outputTail": report.output_tail,
+        "summary": report.summary,
     }
 
 

@@ -163,7 +163,7 @@ class CollectionModel(ResponseModel):
     freed_bytes: int = Field(alias="freedBytes")
     blobs_marked: int | None = Field(alias="blobsMarked")
     blobs_deleted: int | None = Field(alias="blobsDeleted")
-    output_tail: str = Field(alias="outputTail")
+    summary: str = Field(description="The collector's summary line.")
 
 
 class RunResponse(ResponseModel):

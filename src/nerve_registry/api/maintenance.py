@@ -56,7 +56,7 @@ class CollectionReport:
     storage_bytes_after: int
     blobs_marked: int | None
     blobs_deleted: int | None
-    output_tail: str
+    summary: str
 
     @property
     def freed_bytes(self) -> int:
@@ -158,7 +158,7 @@ class MaintenanceControl:
             storage_bytes_after=after,
             blobs_marked=result.blobs_marked,
             blobs_deleted=result.blobs_deleted,
-            output_tail=result.output_tail,
+            summary=result.summary,
         )
 
     async def _enter(self, reason: str) -> None:

@@ -34,11 +34,11 @@ _SUMMARY_RE = re.compile(
 
 @dataclass(frozen=True)
 class CollectionResult:
-    """Counts from the collector's summary line (None when it printed none) and its last lines."""
+    """Counts from the collector's summary line, None when it printed none, and the line itself."""
 
     blobs_marked: int | None
     blobs_deleted: int | None
-    output_tail: str
+    summary: str
 
 
 async def collect_garbage(
@@ -87,7 +87,7 @@ async def collect_garbage(
     result = CollectionResult(
         blobs_marked=int(match.group(1)) if match else None,
         blobs_deleted=int(match.group(2)) if match else None,
-        output_tail=tail,
+        summary=match.group(0) if match else "",
     )
     logger.info(
         "Garbage collection finished: %s blobs marked, %s blobs deleted",
