@@ -284,13 +284,18 @@ def parse_duration(value: object, field: str) -> timedelta:
 
 
 def format_duration(duration: timedelta) -> str:
-    """Format a duration in the largest units that divide it, such as ``30d`` or ``1d12h``."""
+    """Format a duration as operators write it, such as ``30d``, ``1d12h`` or ``2w``.
+
+    Weeks are used only for whole weeks, so 30 days stay ``30d``.
+    """
     remaining = int(duration.total_seconds())
     if remaining == 0:
         return "0s"
+    if remaining % _DURATION_UNITS[0][1] == 0:
+        return f"{remaining // _DURATION_UNITS[0][1]}w"
 
     text = ""
-    for unit, factor in _DURATION_UNITS:
+    for unit, factor in _DURATION_UNITS[1:]:
         amount, remaining = divmod(remaining, factor)
         if amount:
             text += f"{amount}{unit}"
