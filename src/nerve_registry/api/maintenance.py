@@ -145,6 +145,14 @@ class MaintenanceControl:
 
         storage = RegistryStorage(supervisor.storage_dir)
         before = await asyncio.to_thread(storage.size)
+
+        # Distribution 2.8's collector fails with "Path not found" when the blob or the
+        # repository directory is missing, as in a new registry.
+        if not storage.blobs_dir.is_dir():
+            logger.info("The registry stores no blobs; there is nothing to collect")
+            return CollectionReport(before, before, 0, 0, "No blobs are stored.")
+        storage.repositories_dir.mkdir(parents=True, exist_ok=True)
+
         result = await collect_garbage(
             binary,
             supervisor.config_path,

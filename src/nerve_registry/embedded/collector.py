@@ -74,7 +74,7 @@ async def collect_garbage(
 
     text = output.decode("utf-8", errors="replace")
     with log_path.open("a", encoding="utf-8") as log:
-        log.write(text)
+        log.write(text if text.endswith("\n") or not text else text + "\n")
 
     tail = "\n".join(deque(text.rstrip().splitlines(), maxlen=OUTPUT_TAIL_LINES))
     if process.returncode != 0:

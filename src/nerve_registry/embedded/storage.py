@@ -47,6 +47,10 @@ class RegistryStorage:
     def repositories_dir(self) -> Path:
         return self.root / V2_DIR / "repositories"
 
+    @property
+    def blobs_dir(self) -> Path:
+        return self.root / V2_DIR / "blobs"
+
     def tag_pushed_at(self, repository: str, tag: str) -> datetime | None:
         """Return when the tag was last pushed: the modification time of its current link."""
         link = self._repository_dir(repository) / "_manifests" / "tags" / tag / "current" / "link"
