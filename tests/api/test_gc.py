@@ -269,9 +269,7 @@ def test_maintenance_on_refuses_push(
     assert _tags_of(admin, "ops/app").keys() == {"v1"}
 
 
-def test_runs_list_newest_first(
-    fresh_service: RunningService, admin: ApiSession
-) -> None:
+def test_runs_list_newest_first(fresh_service: RunningService, admin: ApiSession) -> None:
     first = collect_garbage(admin)
     second = collect_garbage(admin)
 

@@ -254,9 +254,7 @@ def test_index_keeps_child_of_kept_tag(
     prune_service.push(oci_layout, "multi", f"{repository}:multi", all_images=True)
     # An older tag on one child alone: deleting it must not take the child from the index.
     prune_service.copy(f"{repository}@{child.manifest_digest}", f"{repository}:amd64-only")
-    put_policy(
-        admin, name, {"repositories": [repository], "keepLast": 0, "include": "amd64-only"}
-    )
+    put_policy(admin, name, {"repositories": [repository], "keepLast": 0, "include": "amd64-only"})
 
     result = plan(admin, {"policies": [name]})
     entry = next(entry for entry in result["entries"] if entry["repository"] == repository)
@@ -303,9 +301,7 @@ def test_unknown_policy_in_plan(admin: ApiSession) -> None:
         ({"repositories": ["ci/**"], "keepLsat": 3}, "keepLsat"),
     ],
 )
-def test_invalid_policy_names_field(
-    admin: ApiSession, body: dict[str, object], field: str
-) -> None:
+def test_invalid_policy_names_field(admin: ApiSession, body: dict[str, object], field: str) -> None:
     response = admin.put(f"{admin.base_url}{BASE}/policies/bad-input", json=body, timeout=30)
 
     assert response.status_code == 400

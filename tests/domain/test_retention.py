@@ -125,8 +125,12 @@ def test_protected_tags_do_not_count() -> None:
 
 def test_time_source_pushed_orders_by_push() -> None:
     tags = [
-        TagFacts("old-build", "sha256:" + "1" * 64, NOW - timedelta(days=1), NOW - timedelta(days=9)),
-        TagFacts("new-build", "sha256:" + "2" * 64, NOW - timedelta(days=9), NOW - timedelta(days=1)),
+        TagFacts(
+            "old-build", "sha256:" + "1" * 64, NOW - timedelta(days=1), NOW - timedelta(days=9)
+        ),
+        TagFacts(
+            "new-build", "sha256:" + "2" * 64, NOW - timedelta(days=9), NOW - timedelta(days=1)
+        ),
     ]
     by_created = RetentionPolicy("ci", ("**",), keep_last=1)
     by_push = RetentionPolicy("ci", ("**",), keep_last=1, time_source=TimeSource.PUSHED)
