@@ -132,7 +132,7 @@ def collection_details(report: CollectionReport) -> dict[str, Any]:
 
 @dataclass
 class RunProgress:
-    """What a run has done so far; saved after every entry."""
+    """Progress of a run and the outcome of each entry so far, saved after every entry."""
 
     run_id: int
     total: int

@@ -1,7 +1,7 @@
 """Read-only maintenance of the embedded registry, and garbage collection inside it.
 
-While maintenance is active, ``services.maintenance`` says so (the token
-endpoint refuses push grants and the delete endpoint refuses deletions) and
+While maintenance is active, ``services.maintenance`` records it (the token
+endpoint rejects push grants and the delete endpoint rejects deletions) and
 the embedded registry runs in Distribution's read-only mode: pulls keep
 working, and every write gets ``405 Method not allowed``. Maintenance is held
 by the operator (``maintenance on``) or by one cleanup operation at a time.
@@ -25,7 +25,7 @@ from nerve_registry.store.database import utcnow
 
 logger = logging.getLogger(__name__)
 
-# Seconds a client is told to wait before it retries a write refused during maintenance.
+# Seconds that the Retry-After header of a write rejected during maintenance suggests.
 RETRY_AFTER = 60
 # Maximum seconds one garbage collection may run before it is stopped.
 # NOTE: an estimate for registries of a few hundred GB on local disks; not measured.

@@ -22,7 +22,7 @@ from nerve_registry.store.database import transaction, utcnow
 
 logger = logging.getLogger(__name__)
 
-# Longest sleep between two checks, so that changes made outside the API
+# Maximum seconds between two checks, so that changes made outside the API
 # (another process writing the database) are seen within this many seconds.
 MAX_SLEEP = 60.0
 MIN_SLEEP = 0.2

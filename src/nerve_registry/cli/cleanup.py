@@ -215,7 +215,7 @@ def maintenance_status(connection: Connection) -> None:
 
 
 @maintenance.command("on")
-@click.option("--reason", default="", help="Text that refused pushes and deletions quote.")
+@click.option("--reason", default="", help="Reason that the errors of rejected deletions show.")
 @client_options
 @exits_on_errors
 def maintenance_on(reason: str, connection: Connection) -> None:

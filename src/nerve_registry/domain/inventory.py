@@ -115,7 +115,7 @@ class _Collector:
     limiter: Limiter
     manifests: dict[str, ManifestNode] = field(default_factory=dict)
     fetches: dict[str, asyncio.Task[ManifestNode | None]] = field(default_factory=dict)
-    # Digests that the registry answered with 404.
+    # Digests for which the registry returned 404.
     missing: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
 

@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 TAG = "tag"
 MANIFEST = "manifest"
 REPOSITORY = "repository"
-_KIND_ORDER = {TAG: 0, MANIFEST: 1, REPOSITORY: 2}
 
 
 @dataclass(frozen=True)
@@ -78,11 +77,11 @@ class Plan:
 
 @dataclass
 class _RepositoryOutcome:
-    """What the plan does to one repository, before bytes are counted."""
+    """The plan's effect on one repository, before bytes are counted."""
 
     deleted_tags: list[PlanEntry] = field(default_factory=list)
     untagged: list[PlanEntry] = field(default_factory=list)
-    # Manifests gone after the plan: those deletion of the tags removes, and untagged ones.
+    # Manifests gone after the plan: those that deleting the tags removes, and untagged ones.
     deleted_manifests: set[str] = field(default_factory=set)
     surviving_manifests: set[str] = field(default_factory=set)
     remove_repository: bool = False

@@ -56,7 +56,7 @@ _DURATION_UNITS = (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s",
 
 
 class TimeSource(enum.StrEnum):
-    """Which time orders the tags: the image's created time or the time of the push.
+    """The time that orders tags: the image's created time or the time of the push.
 
     ``created`` uses the ``created`` field of the image config (for an index, its
     newest child) and falls back to the push time. ``pushed`` uses the push time

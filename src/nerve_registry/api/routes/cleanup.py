@@ -1,6 +1,6 @@
 """Cleanup endpoints for administrators: policies, prune plans, garbage collection, runs.
 
-Applying a plan and collecting garbage answer 202 with the new run at once;
+Applying a plan and collecting garbage return 202 with the new run at once;
 ``GET /nerve/registry/runs/{id}`` shows its progress and outcome.
 """
 
