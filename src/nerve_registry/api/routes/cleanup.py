@@ -247,14 +247,15 @@ async def untagged_report(request: Request, account: AdminAccount) -> dict[str, 
     for name, content in inventory.repositories.items():
         untagged = inventory.untagged(name)
         for digest, pushed in sorted(untagged.items(), key=lambda item: item[1]):
-            node = inventory.manifests[digest]
+            # A manifest the registry returned but could not parse has no node.
+            node = inventory.manifests.get(digest)
             manifests.append(
                 {
                     "repository": name,
                     "digest": digest,
-                    "mediaType": node.media_type,
-                    "size": node.size + sum(node.blobs.values()),
-                    "created": format_timestamp(node.created),
+                    "mediaType": node.media_type if node else "",
+                    "size": node.size + sum(node.blobs.values()) if node else 0,
+                    "created": format_timestamp(node.created) if node else None,
                     "pushed": format_timestamp(pushed),
                 }
             )
