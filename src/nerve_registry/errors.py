@@ -17,7 +17,7 @@ error responses.
     ├── ConflictError                  409  the state changed or already exists
     │   └── UnsupportedOperationError       not possible with this service's configuration
     ├── TooManyRequestsError           429  login attempts are throttled
-    ├── RegistryError                  502  the registry answered, but not as the protocol says
+    ├── RegistryError                  502  the registry responded outside its protocol
     └── RegistryUnavailableError       503  the registry cannot be reached or is not healthy
         └── MaintenanceError                the registry is in read-only maintenance; retry later
 """
@@ -100,7 +100,7 @@ class TooManyRequestsError(NerveRegistryError):
 
 
 class RegistryError(NerveRegistryError):
-    """The registry answered with a status or body that the protocol does not allow here."""
+    """The registry returned a status or body that the protocol does not allow here."""
 
     error_code = "REGISTRY_ERROR"
     status_code = 502

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from nerve_registry import __version__
 from nerve_registry.api.cleanup import CleanupController
@@ -41,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
+        redirect_slashes=False,
     )
     app.state.settings = settings
 
@@ -52,7 +55,32 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(registry.router)
     app.include_router(system.router)
     app.include_router(cleanup.router)
+    app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_document(app: FastAPI) -> dict[str, Any]:
+    """Build the OpenAPI document once, without FastAPI's default 422 responses.
+
+    Validation errors get 400 and the same error body as every other error,
+    so the generated 422 entries would describe responses that never occur.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+    app.openapi_schema = document
+    return document
 
 
 @asynccontextmanager

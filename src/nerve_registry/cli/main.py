@@ -56,8 +56,33 @@ class LazyGroup(click.Group):
         return command
 
 
+EPILOG = """\b
+The client commands (images, tags, status, rm) connect to the MS named by
+--ms-url or MS_URL and log in as --user or MS_USR with the password from
+MS_PSW, --password-stdin or a prompt.
+
+\b
+Exit status: 0 on success, 1 when an operation fails or a checked image is
+not available, 2 on usage errors.
+"""
+
+
+EPILOG = """\b
+The client commands (images, tags, status, rm) connect to the MS named by
+--ms-url or MS_URL and log in as --user or MS_USR with the password from
+MS_PSW, --password-stdin or a prompt.
+
+\b
+Exit status: 0 on success, 1 when an operation fails or a checked image is
+not available, 2 on usage errors.
+"""
+
+
 @click.group(
-    cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="nerve-registry")
 def cli() -> None:

@@ -65,6 +65,13 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     help="Seconds after login at which a session ends, however active.",
 )
 @click.option(
+    "--registry-concurrency",
+    type=click.IntRange(1, 256),
+    default=Settings.registry_concurrency,
+    show_default=True,
+    help="Maximum number of registry requests one API request keeps in flight.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     envvar="LOGGING_LEVEL",
@@ -82,6 +89,7 @@ def serve(
     registry_url: str | None,
     session_idle_timeout: int,
     session_lifetime: int,
+    registry_concurrency: int,
     log_level: str,
 ) -> None:
     """Run the MS registry service.
@@ -106,6 +114,7 @@ def serve(
         database_url=database_url,
         session_idle_timeout=session_idle_timeout,
         session_lifetime=session_lifetime,
+        registry_concurrency=registry_concurrency,
         log_level=log_level.upper(),
     )
 

@@ -34,7 +34,10 @@ router = APIRouter(prefix="/nerve/registry", tags=["registry"])
 _COMMON_ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "Invalid input; the message names the field."},
     403: {"model": ErrorBody, "description": "No valid session."},
-    502: {"model": ErrorBody, "description": "The registry answered outside its protocol."},
+    502: {
+        "model": ErrorBody,
+        "description": "The registry returned a response its protocol does not allow.",
+    },
     503: {"model": ErrorBody, "description": "The registry is unreachable or unhealthy."},
 }
 _NOT_FOUND: dict[int | str, dict[str, object]] = {
