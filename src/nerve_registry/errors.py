@@ -15,9 +15,11 @@ error responses.
     │   ├── TagNotFoundError                the repository exists, the tag does not
     │   └── AccountNotFoundError            no account of that name
     ├── ConflictError                  409  the state changed or already exists
+    │   └── UnsupportedOperationError       not possible with this service's configuration
     ├── TooManyRequestsError           429  login attempts are throttled
     ├── RegistryError                  502  the registry responded outside its protocol
     └── RegistryUnavailableError       503  the registry cannot be reached or is not healthy
+        └── MaintenanceError                the registry is in read-only maintenance; retry later
 """
 
 from __future__ import annotations
@@ -82,6 +84,12 @@ class ConflictError(NerveRegistryError):
     status_code = 409
 
 
+class UnsupportedOperationError(ConflictError):
+    """The operation needs something this configuration lacks, such as the embedded registry."""
+
+    error_code = "NOT_SUPPORTED"
+
+
 class TooManyRequestsError(NerveRegistryError):
     error_code = "TOO_MANY_REQUESTS"
     status_code = 429
@@ -112,3 +120,13 @@ class RegistryError(NerveRegistryError):
 class RegistryUnavailableError(NerveRegistryError):
     error_code = "REGISTRY_UNAVAILABLE"
     status_code = 503
+
+
+class MaintenanceError(RegistryUnavailableError):
+    """The registry is in read-only maintenance. ``retry_after`` is a suggested wait in seconds."""
+
+    error_code = "REGISTRY_MAINTENANCE"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -11,9 +11,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from nerve_registry import __version__
+from nerve_registry.api.cleanup import CleanupController
 from nerve_registry.api.errors import install_error_handlers
 from nerve_registry.api.middleware import AccessLog, BodySizeLimit
-from nerve_registry.api.routes import registry, session, system
+from nerve_registry.api.routes import cleanup, registry, session, system
+from nerve_registry.api.scheduler import Scheduler
 from nerve_registry.api.state import Services
 from nerve_registry.config import Settings
 from nerve_registry.distribution.client import RegistryClient
@@ -52,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(session.router)
     app.include_router(registry.router)
     app.include_router(system.router)
+    app.include_router(cleanup.router)
     app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]
     return app
 
@@ -111,11 +114,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ),
         supervisor=supervisor,
     )
+    controller = CleanupController(app.state.services)
+    await controller.start()
+    app.state.cleanup = controller
+    scheduler = Scheduler(controller)
+    scheduler.start()
+    app.state.scheduler = scheduler
     logger.info("MS registry service %s started; registry at %s", __version__, client.base_url)
 
     try:
         yield
     finally:
+        await scheduler.stop()
+        await controller.stop()
         await client.aclose()
         if supervisor is not None:
             await supervisor.stop()

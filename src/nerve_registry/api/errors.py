@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from nerve_registry.domain.references import shown_value
-from nerve_registry.errors import NerveRegistryError, TooManyRequestsError
+from nerve_registry.errors import NerveRegistryError
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +54,9 @@ async def _handle_domain_error(request: Request, error: NerveRegistryError) -> J
         logger.info("%s %s rejected: %s", request.method, request.url.path, error.error_code)
 
     headers = None
-    if isinstance(error, TooManyRequestsError):
-        headers = {"Retry-After": str(error.retry_after)}
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers = {"Retry-After": str(retry_after)}
     return error_response(error.status_code, error.error_code, error.message, headers)
 
 

@@ -18,11 +18,18 @@ from nerve_registry import __version__
 
 # Subcommand name -> "module:attribute" of its click command.
 COMMANDS = {
+    "gc": "nerve_registry.cli.cleanup:gc",
     "images": "nerve_registry.cli.images:images",
+    "maintenance": "nerve_registry.cli.cleanup:maintenance",
+    "policy": "nerve_registry.cli.policies:policy",
+    "prune": "nerve_registry.cli.cleanup:prune",
     "rm": "nerve_registry.cli.images:remove",
+    "runs": "nerve_registry.cli.cleanup:runs",
+    "schedule": "nerve_registry.cli.policies:schedule",
     "serve": "nerve_registry.cli.serve:serve",
     "status": "nerve_registry.cli.images:status",
     "tags": "nerve_registry.cli.images:tags",
+    "untagged": "nerve_registry.cli.cleanup:untagged",
     "user": "nerve_registry.cli.users:user",
 }
 

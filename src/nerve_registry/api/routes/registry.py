@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Request
 
 from nerve_registry.api.auth import CurrentAccount
+from nerve_registry.api.maintenance import ensure_writable
 from nerve_registry.api.schemas import (
     CheckStatusRequest,
     CheckStatusResponse,
@@ -147,6 +148,7 @@ async def delete_image_tag(
     services = services_of(request)
     repository = validate_repository(body.image, "image")
     tag = validate_tag(body.tag, "tag")
+    ensure_writable(services)
 
     result = await deletion.delete_tag(
         services.registry,
