@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ./scripts/install.sh --with-test-tools
 
 echo "== ruff"
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks examples
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"

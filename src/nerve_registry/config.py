@@ -53,7 +53,7 @@ class Settings:
     session_lifetime: int = 12 * 60 * 60
 
     # Maximum number of registry requests one API request keeps in flight.
-    registry_concurrency: int = 16
+    registry_concurrency: int = 8
     # Seconds to wait for the registry: connecting, and then for each response.
     registry_connect_timeout: float = 5.0
     registry_read_timeout: float = 30.0

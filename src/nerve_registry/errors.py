@@ -16,10 +16,11 @@ error responses.
     │   ├── TagNotFoundError                the repository exists, the tag does not
     │   └── AccountNotFoundError            no account of that name
     ├── ConflictError                  409  the state changed or already exists
+    │   └── UnsupportedOperationError       not possible with this service's configuration
     ├── TooManyRequestsError           429  login attempts are throttled
-    ├── RegistryError                  502  the registry answered, but not as the protocol says
-    ├── RegistryUnavailableError       503  the registry cannot be reached or is not healthy
-    └── MaintenanceError               503  registry maintenance blocks writes for now
+    ├── RegistryError                  502  the registry responded outside its protocol
+    └── RegistryUnavailableError       503  the registry cannot be reached or is not healthy
+        └── MaintenanceError                the registry is in read-only maintenance; retry later
 
 Errors with a ``retry_after`` (seconds) get a ``Retry-After`` response header.
 """
@@ -94,6 +95,12 @@ class ConflictError(NerveRegistryError):
     status_code = 409
 
 
+class UnsupportedOperationError(ConflictError):
+    """The operation needs something this configuration lacks, such as the embedded registry."""
+
+    error_code = "NOT_SUPPORTED"
+
+
 class TooManyRequestsError(NerveRegistryError):
     error_code = "TOO_MANY_REQUESTS"
     status_code = 429
@@ -104,7 +111,7 @@ class TooManyRequestsError(NerveRegistryError):
 
 
 class RegistryError(NerveRegistryError):
-    """The registry answered with a status or body that the protocol does not allow here."""
+    """The registry returned a status or body that the protocol does not allow here."""
 
     error_code = "REGISTRY_ERROR"
     status_code = 502
@@ -126,11 +133,10 @@ class RegistryUnavailableError(NerveRegistryError):
     status_code = 503
 
 
-class MaintenanceError(NerveRegistryError):
-    """Registry maintenance (such as garbage collection) runs, so writes must wait."""
+class MaintenanceError(RegistryUnavailableError):
+    """The registry is in read-only maintenance. ``retry_after`` is a suggested wait in seconds."""
 
-    error_code = "MAINTENANCE"
-    status_code = 503
+    error_code = "REGISTRY_MAINTENANCE"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

@@ -135,3 +135,67 @@ def test_no_error_is_internal(service: RunningService, api: ApiSession) -> None:
 
     assert " 500 " not in log
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("secret", [98765432123, ["list-Secret-4711"], "Long-Secret-4711-" * 100])
+def test_login_secret_never_echoed(service: RunningService, secret: object) -> None:
+    response = requests.post(
+        f"{service.url}/auth/login", json={"identity": "admin", "secret": secret}, timeout=10
+    )
+    shown = str(secret)[:20]
+
+    assert response.status_code == 400
+    assert "'secret'" in response.json()["message"]
+    assert shown not in response.text
+    assert shown not in service.log_text()
+
+
+def test_unknown_field_rejected(api: ApiSession) -> None:
+    response = api.registry_call("images", {"lmit": 2})
+
+    assert response.status_code == 400
+    assert "'lmit'" in response.json()["message"]
+
+
+def test_trailing_slash_not_redirected(service: RunningService, api: ApiSession) -> None:
+    response = api.post(
+        f"{service.url}/nerve/registry/images/",
+        json={},
+        headers={"Host": "elsewhere.example"},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert response.json()["errorCode"] == "NOT_FOUND"
+
+
+def test_text_content_type_named(service: RunningService, api: ApiSession) -> None:
+    response = api.post(
+        f"{service.url}/nerve/registry/images",
+        data=b"{}",
+        headers={"Content-Type": "text/plain"},
+        timeout=10,
+    )
+
+    assert response.status_code == 400
+    assert "Content-Type application/json" in response.json()["message"]
+
+
+def test_invalid_utf8_body(service: RunningService, api: ApiSession) -> None:
+    response = api.post(
+        f"{service.url}/nerve/registry/images",
+        data=b'{"last": "\xff"}',
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "INVALID_REQUEST"
+
+
+def test_health_head(service: RunningService) -> None:
+    response = requests.head(f"{service.url}/health", timeout=10)
+
+    assert response.status_code == 200

@@ -92,3 +92,16 @@ def test_image_tags_unknown_image(api: ApiSession) -> None:
     assert response.status_code == 404
     assert response.json()["errorCode"] == "IMAGE_NOT_FOUND"
     assert "tests/never-pushed" in response.json()["message"]
+
+
+def test_image_tags_sorted(
+    service: RunningService, api: ApiSession, oci_layout: Path, repository: str
+) -> None:
+    oci.write_image(oci_layout, "v1")
+    pushed = ["zz", "v1", "aa", "stable", "10", "9"]
+    for tag in pushed:
+        service.push(oci_layout, "v1", f"{repository}:{tag}")
+
+    response = api.registry_call("image-tags", {"image": repository})
+
+    assert [entry["tag"] for entry in response.json()["tags"]] == sorted(pushed)

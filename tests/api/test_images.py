@@ -1,5 +1,6 @@
 """POST /nerve/registry/images against a service of its own, so the catalog is known exactly."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +124,17 @@ def test_images_empty_registry(tmp_path: Path) -> None:
         response = service.api().registry_call("images", {"limit": 10})
 
     assert response.json() == {"images": [], "next": None}
+
+
+def test_images_page_reads_one_catalog_page(
+    catalog_service: RunningService, catalog_api: ApiSession
+) -> None:
+    # No other test sends this name, which is not in the catalog.
+    response = catalog_api.registry_call("images", {"limit": 3, "last": "a/b/b"})
+    log = (catalog_service.data_dir / "logs" / "registry.log").read_text()
+    catalog_requests = re.findall(r'"GET (/v2/_catalog\?[^ ]*) HTTP', log)
+
+    assert response.status_code == 200
+    assert [image["name"] for image in response.json()["images"]] == ["a/b/c", "a-c", "a.b"]
+    assert "/v2/_catalog?n=4&last=a%2Fb%2Fb" in catalog_requests
+    assert not any("last=a%2Fb%2Fb" in uri and "n=4&" not in uri for uri in catalog_requests)

@@ -171,3 +171,18 @@ def test_status_keeps_request_order(
 
 def test_status_empty_list(api: ApiSession) -> None:
     assert _statuses(api, []) == []
+
+
+def test_status_tag_and_digest_disagree(
+    service: RunningService, api: ApiSession, oci_layout: Path, repository: str
+) -> None:
+    first = oci.write_image(oci_layout, "v1", seed="first")
+    service.push(oci_layout, "v1", f"{repository}:old")
+    second = oci.write_image(oci_layout, "v2", seed="second")
+    service.push(oci_layout, "v2", f"{repository}:v1")
+
+    [entry] = _statuses(api, [f"{repository}:v1@{first.manifest_digest}"])
+
+    assert entry["status"] == "available"
+    assert entry["digest"] == first.manifest_digest
+    assert second.manifest_digest in str(entry["message"])

@@ -107,3 +107,18 @@ def test_catalog_order_component_wise() -> None:
     names = ["a-c", "a/b", "a", "b", "a/b/c", "a.b"]
 
     assert sorted(names, key=catalog_sort_key) == ["a", "a/b", "a/b/c", "a-c", "a.b", "b"]
+
+
+def test_parse_reference_empty_tag_named() -> None:
+    with pytest.raises(InvalidReferenceError) as caught:
+        parse_reference("team/app:", "images[6]")
+
+    assert "empty tag after ':'" in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:5000/team/app:v1", "localhost/team/app"])
+def test_parse_reference_host_prefix_named(text: str) -> None:
+    with pytest.raises(InvalidReferenceError) as caught:
+        parse_reference(text, "images[0]")
+
+    assert "registry host" in caught.value.message

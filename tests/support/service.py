@@ -235,13 +235,16 @@ def running_service(
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     ca_cert: Path | None = None,
+    registry_port: int | None = None,
 ) -> Iterator[RunningService]:
     """Start ``nerve-registry serve`` on free ports, wait until healthy, and stop it afterwards.
 
     With ``ca_cert`` the service is expected to serve HTTPS (``extra_args``
     name --tls-cert and --tls-key) with a certificate that ``ca_cert`` verifies.
     """
-    service = start_service(data_dir, extra_args=extra_args, env=env, ca_cert=ca_cert)
+    service = start_service(
+        data_dir, extra_args=extra_args, env=env, ca_cert=ca_cert, registry_port=registry_port
+    )
     try:
         yield service
     finally:
@@ -254,9 +257,12 @@ def start_service(
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     ca_cert: Path | None = None,
+    registry_port: int | None = None,
 ) -> RunningService:
+    """Start the service; ``registry_port`` reuses a port, else a free one is picked."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port, registry_port = free_port(), free_port()
+    port = free_port()
+    registry_port = registry_port or free_port()
     log_path = data_dir / "service.log"
     process_env = {**os.environ, "LOGGING_LEVEL": "INFO", **(env or {})}
 

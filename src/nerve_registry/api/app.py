@@ -6,13 +6,17 @@ import logging
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from nerve_registry import __version__
+from nerve_registry.api.cleanup import CleanupController
 from nerve_registry.api.errors import install_error_handlers
 from nerve_registry.api.middleware import AccessLog, BodySizeLimit
-from nerve_registry.api.routes import admin, registry, session, system, token
+from nerve_registry.api.routes import admin, cleanup, registry, session, system, token
+from nerve_registry.api.scheduler import Scheduler
 from nerve_registry.api.state import Services
 from nerve_registry.config import Settings
 from nerve_registry.distribution.client import RegistryClient
@@ -49,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
+        redirect_slashes=False,
     )
     app.state.settings = settings
 
@@ -61,7 +66,33 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(registry.router)
     app.include_router(admin.router)
     app.include_router(system.router)
+    app.include_router(cleanup.router)
+    app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_document(app: FastAPI) -> dict[str, Any]:
+    """Build the OpenAPI document once, without FastAPI's default 422 responses.
+
+    Validation errors get 400 and the same error body as every other error,
+    so the generated 422 entries would describe responses that never occur.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+    app.openapi_schema = document
+    return document
 
 
 @asynccontextmanager
@@ -110,11 +141,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         signing_key=signing_key,
         login_throttle=LoginThrottle(_throttle_policy(settings)),
     )
+    controller = CleanupController(app.state.services)
+    await controller.start()
+    app.state.cleanup = controller
+    scheduler = Scheduler(controller)
+    scheduler.start()
+    app.state.scheduler = scheduler
     logger.info("MS registry service %s started; registry at %s", __version__, client.base_url)
 
     try:
         yield
     finally:
+        await scheduler.stop()
+        await controller.stop()
         await client.aclose()
         if supervisor is not None:
             await supervisor.stop()

@@ -18,7 +18,7 @@ from nerve_registry.errors import CredentialsRequiredError, NerveRegistryError
 
 logger = logging.getLogger(__name__)
 
-# Fields whose rejected value must never appear in a response or a log line.
+# Fields whose rejected values are never repeated in a message or a log line.
 SECRET_FIELDS = frozenset({"secret", "password", "refresh_token", "token"})
 
 # The token endpoint also sends errors in the Docker registry form
@@ -32,7 +32,7 @@ _DOCKER_ERROR_CODES = {
 }
 
 _HTTP_ERROR_CODES = {
-    400: "BAD_REQUEST",
+    400: "INVALID_REQUEST",
     403: "NOT_AUTHENTICATED",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
@@ -85,7 +85,15 @@ async def _handle_domain_error(request: Request, error: NerveRegistryError) -> J
 
 
 async def _handle_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    message = describe_validation_errors(error.errors())
+    # FastAPI reads a body as JSON only without a Content-Type or with a JSON one.
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type.lower():
+        message = (
+            "The request body must be JSON sent with Content-Type application/json, "
+            f"not {shown_value(content_type)}."
+        )
+    else:
+        message = describe_validation_errors(error.errors())
     logger.info("%s %s rejected: %s", request.method, printable_path(request.url.path), message)
     return error_response(
         400, "INVALID_REQUEST", message, docker_form=request.url.path == TOKEN_ENDPOINT_PATH
@@ -96,7 +104,11 @@ async def _handle_http_error(request: Request, error: StarletteHTTPException) ->
     code = _HTTP_ERROR_CODES.get(error.status_code, "HTTP_ERROR")
     message = error.detail if isinstance(error.detail, str) else "The request failed."
     path = printable_path(request.url.path)
-    if error.status_code == 404:
+    if error.status_code == 400:
+        # FastAPI raises this when the body cannot be read as text, e.g. invalid UTF-8.
+        message = "The request body is not valid JSON: it could not be decoded as UTF-8."
+        logger.info("%s %s rejected: %s", request.method, path, message)
+    elif error.status_code == 404:
         message = f"No endpoint {request.method} {path}; see /docs for the API."
     elif error.status_code == 405:
         message = f"Method {request.method} is not allowed on {path}."
@@ -141,10 +153,11 @@ def _describe_one(entry: dict[str, Any]) -> str:
     text = str(entry.get("msg", "is invalid")).rstrip(".")
     if not location:
         return f"The request body is invalid: {text}."
-    if str(location[-1]) in SECRET_FIELDS:
+    if kind == "extra_forbidden":
+        return f"Field '{field}' is not part of this request; check its spelling."
+    if any(part in SECRET_FIELDS for part in location):
         return f"Field '{field}' is invalid: {text}."
-    given = shown_value(entry.get("input"))
-    return f"Field '{field}' is invalid: {text} (got {given})."
+    return f"Field '{field}' is invalid: {text} (got {shown_value(entry.get('input'))})."
 
 
 def _field_name(location: list[Any]) -> str:

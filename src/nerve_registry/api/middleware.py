@@ -31,7 +31,7 @@ def printable_path(path: str) -> str:
 
 
 class BodySizeLimit:
-    """Reject request bodies larger than ``max_bytes`` with 413 before the route sees them.
+    """Reject request bodies larger than ``max_bytes`` with 413 before the route reads them.
 
     A declared Content-Length over the limit is rejected at once. Otherwise the
     body is read into memory up to the limit and replayed to the application;

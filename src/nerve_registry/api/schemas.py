@@ -14,12 +14,18 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
+class RequestModel(ApiModel):
+    """A request body: unknown fields are rejected, so that a misspelled field is noticed."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
 class ErrorBody(ApiModel):
     error_code: str = Field(alias="errorCode", examples=["INVALID_REFERENCE"])
     message: str = Field(examples=["Field 'image' has the invalid repository name 'Team/App'."])
 
 
-class LoginRequest(ApiModel):
+class LoginRequest(RequestModel):
     identity: Annotated[StrictStr, Field(min_length=1, max_length=256)]
     secret: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
 
@@ -50,11 +56,11 @@ class VersionResponse(ApiModel):
 
 
 class HealthResponse(ApiModel):
-    status: str = Field(description="'ok' when the registry answers, else 'degraded'.")
+    status: str = Field(description="'ok' when the registry responds, else 'degraded'.")
     registry: str = Field(description="'up' or 'down'.")
 
 
-class ImagesRequest(ApiModel):
+class ImagesRequest(RequestModel):
     last: StrictStr | None = Field(
         default=None,
         max_length=4096,
@@ -78,7 +84,7 @@ class ImagesResponse(ApiModel):
     )
 
 
-class ImageTagsRequest(ApiModel):
+class ImageTagsRequest(RequestModel):
     image: StrictStr = Field(max_length=4096)
 
 
@@ -98,7 +104,7 @@ class ImageTagsResponse(ApiModel):
     tags: list[TagEntry]
 
 
-class CheckStatusRequest(ApiModel):
+class CheckStatusRequest(RequestModel):
     images: Annotated[list[StrictStr], Field(max_length=MAX_STATUS_IMAGES)] = Field(
         description="References: 'name', 'name:tag' or 'name@sha256:...'; a bare name means "
         "'name:latest'."
@@ -116,7 +122,7 @@ class CheckStatusResponse(ApiModel):
     images: list[StatusEntry]
 
 
-class DeleteTagRequest(ApiModel):
+class DeleteTagRequest(RequestModel):
     image: StrictStr = Field(max_length=4096)
     tag: StrictStr = Field(max_length=4096)
 

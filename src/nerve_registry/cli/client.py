@@ -21,10 +21,11 @@ DEFAULT_MS_URL = "http://127.0.0.1:8080"
 
 @dataclass(frozen=True)
 class Connection:
-    """Where and as whom the command connects, and how it prints."""
+    """MS address, account and output format of one client command."""
 
     ms_url: str
     user: str
+    password_stdin: bool
     ca_cert: str | None
     insecure: bool
     as_json: bool
@@ -41,12 +42,13 @@ def client_options(command: Callable[..., R]) -> Callable[..., R]:
         *args: Any,
         ms_url: str,
         user: str,
+        password_stdin: bool,
         ca_cert: str | None,
         insecure: bool,
         as_json: bool,
         **kwargs: Any,
     ) -> R:
-        connection = Connection(ms_url, user, ca_cert, insecure, as_json)
+        connection = Connection(ms_url, user, password_stdin, ca_cert, insecure, as_json)
         return command(*args, connection=connection, **kwargs)
 
     options = [
@@ -69,10 +71,16 @@ def client_options(command: Callable[..., R]) -> Callable[..., R]:
             help="CA certificate bundle that signed the MS's TLS certificate.  [env: MS_CA_CERT]",
         ),
         click.option(
+            "--password-stdin",
+            is_flag=True,
+            help="Read the password from the first line of standard input instead of MS_PSW.",
+        ),
+        click.option(
             "--user",
             envvar="MS_USR",
             default="",
-            help="Account name; the password comes from MS_PSW or a prompt.  [env: MS_USR]",
+            help="Account name; the password comes from MS_PSW, --password-stdin or a prompt.  "
+            "[env: MS_USR]",
         ),
         click.option(
             "--ms-url",
@@ -97,18 +105,38 @@ def open_registry(connection: Connection) -> Iterator[InternalRegistry]:
     if not connection.user:
         raise click.UsageError("No account given: pass --user or set MS_USR.")
 
-    password = os.environ.get("MS_PSW", "")
-    if not password:
-        if not sys.stdin.isatty():
-            raise click.UsageError("No password given: set MS_PSW.")
-        password = click.prompt(f"Password for {connection.user}", hide_input=True, err=True)
-
+    password = _password(connection)
     verify: bool | str = True
     if connection.insecure:
         verify = False
     elif connection.ca_cert:
         verify = connection.ca_cert
 
-    with MSHandle(connection.ms_url, connection.user, password, verify=verify) as handle:
+    try:
+        handle = MSHandle(connection.ms_url, connection.user, password, verify=verify)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--ms-url' / MS_URL") from error
+
+    with handle:
         handle.login()
         yield InternalRegistry(handle)
+
+
+def _password(connection: Connection) -> str:
+    """Return the password from standard input, MS_PSW or a prompt, in that order."""
+    if connection.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.UsageError(
+                "--password-stdin was given, but standard input has no password."
+            )
+        return password
+
+    password = os.environ.get("MS_PSW", "")
+    if password:
+        return password
+
+    if not sys.stdin.isatty():
+        raise click.UsageError("No password given: set MS_PSW or pass --password-stdin.")
+    prompted: str = click.prompt(f"Password for {connection.user}", hide_input=True, err=True)
+    return prompted

@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 from requests import RequestException
+from requests.exceptions import SSLError
 
 from nerve_lib import CheckStatusCodeError
 from nerve_registry.errors import NerveRegistryError
@@ -34,10 +35,31 @@ def exits_on_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise OperationFailed(error.message) from error
         except CheckStatusCodeError as error:
             raise OperationFailed(describe_status_error(error)) from error
+        except SSLError as error:
+            raise OperationFailed(
+                f"TLS with the MS failed: {error}. If the MS serves plain HTTP, give its address "
+                "as http://HOST:PORT; for a private CA pass --ca-cert."
+            ) from error
         except RequestException as error:
             raise OperationFailed(f"Could not reach the MS: {error}") from error
 
     return wrapper
+
+
+def error_fields(error: CheckStatusCodeError) -> dict[str, object]:
+    """Return ``errorCode``, ``message`` and ``status`` of a failed call, for JSON output."""
+    try:
+        body = json.loads(error.response_text or "")
+    except ValueError:
+        body = None
+
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return {
+            "errorCode": body.get("errorCode", "ERROR"),
+            "message": body["message"],
+            "status": error.status_code,
+        }
+    return {"errorCode": "HTTP_ERROR", "message": str(error.value), "status": error.status_code}
 
 
 def describe_status_error(error: object) -> str:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 from rich.markup import escape
 
 from nerve_lib import CheckStatusCodeError
 from nerve_registry.cli.client import Connection, client_options, open_registry
-from nerve_registry.cli.errors import OperationFailed, describe_status_error, exits_on_errors
+from nerve_registry.cli.errors import (
+    OperationFailed,
+    describe_status_error,
+    error_fields,
+    exits_on_errors,
+)
 from nerve_registry.cli.output import (
     human_size,
     print_json,
@@ -17,6 +22,9 @@ from nerve_registry.cli.output import (
     short_digest,
     styled_status,
 )
+
+# The MS API takes at most this many references per status request.
+STATUS_BATCH = 1000
 
 
 @click.command()
@@ -81,26 +89,36 @@ def tags(image: str, connection: Connection) -> None:
     "reference_file",
     type=click.File("r"),
     default=None,
-    help="Read more references from this file, one per line ('-' for standard input).",
+    help="Read more references from this file, one per line; blank lines and lines starting "
+    "with '#' are skipped ('-' reads standard input).",
 )
 @client_options
 @exits_on_errors
 def status(
     references: tuple[str, ...], reference_file: TextIO | None, connection: Connection
 ) -> None:
-    """Check that each REFERENCE (name, name:tag or name@sha256:...) is present and complete.
+    """Check that each REFERENCE is present in the registry and complete.
 
+    A reference is NAME (meaning NAME:latest), NAME:TAG or NAME@sha256:DIGEST.
+    Any number of references may be given; they are sent in batches of 1000.
     Exits with status 1 unless every image is available.
     """
+    reads_stdin = reference_file is not None and reference_file.name == "<stdin>"
+    if connection.password_stdin and reads_stdin:
+        raise click.UsageError("--password-stdin and --file - cannot both read standard input.")
+
     wanted = list(references) + _references_from(reference_file)
     if not wanted:
         raise click.UsageError("Name at least one image reference, or pass --file.")
 
+    entries: list[dict[str, Any]] = []
     with open_registry(connection) as registry:
-        result = registry.check_image_status(wanted)
+        for start in range(0, len(wanted), STATUS_BATCH):
+            batch = wanted[start : start + STATUS_BATCH]
+            entries += registry.check_image_status(batch)["images"]
 
     if connection.as_json:
-        print_json(result)
+        print_json({"images": entries})
     else:
         rows = [
             [
@@ -109,12 +127,11 @@ def status(
                 short_digest(entry["digest"]),
                 escape(entry["message"]),
             ]
-            for entry in result["images"]
+            for entry in entries
         ]
         print_table(["IMAGE", "STATUS", "DIGEST", "MESSAGE"], rows, empty="Nothing checked.")
 
-    not_available = [entry for entry in result["images"] if entry["status"] != "available"]
-    if not_available:
+    if any(entry["status"] != "available" for entry in entries):
         raise click.exceptions.Exit(1)
 
 
@@ -149,12 +166,7 @@ def remove(references: tuple[str, ...], connection: Connection) -> None:
                     f"Failed to delete {image}:{tag}: {describe_status_error(error)}", err=True
                 )
                 results.append(
-                    {
-                        "image": image,
-                        "tag": tag,
-                        "deleted": False,
-                        "error": describe_status_error(error),
-                    }
+                    {"image": image, "tag": tag, "deleted": False, **error_fields(error)}
                 )
                 continue
 
@@ -170,6 +182,12 @@ def remove(references: tuple[str, ...], connection: Connection) -> None:
 
 def _split_image_tag(reference: str) -> tuple[str, str]:
     """Split ``IMAGE:TAG`` at the last ':' after the last '/'."""
+    if "@" in reference:
+        raise click.BadParameter(
+            f"{reference!r} names a digest. rm deletes tags: name them as IMAGE:TAG. Deleting by "
+            "digest would remove every tag that points at the manifest.",
+            param_hint="REFERENCES",
+        )
     slash = reference.rfind("/")
     colon = reference.rfind(":")
     if colon <= slash or colon == len(reference) - 1:

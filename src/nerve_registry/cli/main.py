@@ -19,12 +19,19 @@ from nerve_registry import __version__
 # Subcommand name -> "module:attribute" of its click command.
 COMMANDS = {
     "audit": "nerve_registry.cli.audit:audit",
+    "gc": "nerve_registry.cli.cleanup:gc",
     "images": "nerve_registry.cli.images:images",
+    "maintenance": "nerve_registry.cli.cleanup:maintenance",
+    "policy": "nerve_registry.cli.policies:policy",
+    "prune": "nerve_registry.cli.cleanup:prune",
     "rm": "nerve_registry.cli.images:remove",
+    "runs": "nerve_registry.cli.cleanup:runs",
+    "schedule": "nerve_registry.cli.policies:schedule",
     "serve": "nerve_registry.cli.serve:serve",
     "share": "nerve_registry.cli.shares:share",
     "status": "nerve_registry.cli.images:status",
     "tags": "nerve_registry.cli.images:tags",
+    "untagged": "nerve_registry.cli.cleanup:untagged",
     "user": "nerve_registry.cli.users:user",
 }
 
@@ -51,8 +58,33 @@ class LazyGroup(click.Group):
         return command
 
 
+EPILOG = """\b
+The client commands (images, tags, status, rm) connect to the MS named by
+--ms-url or MS_URL and log in as --user or MS_USR with the password from
+MS_PSW, --password-stdin or a prompt.
+
+\b
+Exit status: 0 on success, 1 when an operation fails or a checked image is
+not available, 2 on usage errors.
+"""
+
+
+EPILOG = """\b
+The client commands (images, tags, status, rm) connect to the MS named by
+--ms-url or MS_URL and log in as --user or MS_USR with the password from
+MS_PSW, --password-stdin or a prompt.
+
+\b
+Exit status: 0 on success, 1 when an operation fails or a checked image is
+not available, 2 on usage errors.
+"""
+
+
 @click.group(
-    cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="nerve-registry")
 def cli() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +19,14 @@ STATUS_STYLES = {
 }
 
 
+# Width of tables written to a pipe or file, where no terminal width applies;
+# wide enough that grep and awk see one row per line.
+PIPE_WIDTH = 240
+
+
 def stdout_console() -> Console:
-    return Console(soft_wrap=False, highlight=False)
+    width = None if sys.stdout.isatty() else PIPE_WIDTH
+    return Console(soft_wrap=False, highlight=False, width=width)
 
 
 def print_json(data: Any) -> None:
@@ -37,7 +44,13 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, empty:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    stdout_console().print(table)
+
+    # Columns are padded to equal width; the padding after the last one is dropped.
+    console = stdout_console()
+    with console.capture() as captured:
+        console.print(table)
+    lines = captured.get().splitlines()
+    click.echo("\n".join(line.rstrip() for line in lines), color=console.is_terminal)
 
 
 def human_size(size: int) -> str:

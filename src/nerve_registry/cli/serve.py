@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
 import socket
 import ssl
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 import click
@@ -21,6 +23,8 @@ from nerve_registry.config import (
     WILDCARD_HOSTS,
     Settings,
 )
+from nerve_registry.embedded.leftover import stop_leftover_registries
+from nerve_registry.embedded.registry_config import registry_config_path
 from nerve_registry.store.database import (
     create_database_engine,
     create_schema,
@@ -150,6 +154,13 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     "with each further failure, up to 10 s. 0 turns the delay off.",
 )
 @click.option(
+    "--registry-concurrency",
+    type=click.IntRange(1, 256),
+    default=Settings.registry_concurrency,
+    show_default=True,
+    help="Maximum number of registry requests one API request keeps in flight.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     envvar="LOGGING_LEVEL",
@@ -178,6 +189,7 @@ def serve(
     login_failure_window: int,
     login_lockout: int,
     login_failure_delay: float,
+    registry_concurrency: int,
     log_level: str,
 ) -> None:
     """Run the MS registry service.
@@ -215,12 +227,13 @@ def serve(
         login_failure_window=login_failure_window,
         login_lockout=login_lockout,
         login_failure_delay=login_failure_delay,
+        registry_concurrency=registry_concurrency,
         log_level=log_level.upper(),
     )
 
     check_tls_options(settings)
     check_public_url(settings.public_url)
-    check_can_start(settings)
+    lock = check_can_start(settings)
     create_initial_admin(settings)
 
     config = uvicorn.Config(
@@ -243,7 +256,28 @@ def serve(
         settings.token_realm,
     )
     warn_about_reachability(settings)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        lock.close()
+
+
+def lock_data_dir(data_dir: Path) -> TextIO:
+    """Hold an exclusive lock on the data directory for as long as the service runs.
+
+    A second service on the same directory would share the embedded registry's
+    storage and stop its registry process as a leftover, so it is refused.
+    """
+    lock_file = (data_dir / "service.lock").open("a+")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        lock_file.close()
+        raise OperationFailed(
+            f"Another nerve-registry service already uses the data directory {data_dir}; "
+            "stop it first or choose another --data-dir."
+        ) from error
+    return lock_file
 
 
 def warn_about_reachability(settings: Settings) -> None:
@@ -304,8 +338,11 @@ def check_public_url(public_url: str | None) -> None:
         )
 
 
-def check_can_start(settings: Settings) -> None:
-    """Fail with a clear message before start-up for the problems a user can fix."""
+def check_can_start(settings: Settings) -> TextIO:
+    """Fail with a clear message before start-up for the problems a user can fix.
+
+    Returns the lock on the data directory, which the caller holds while serving.
+    """
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
@@ -316,6 +353,7 @@ def check_can_start(settings: Settings) -> None:
     if not os.access(settings.data_dir, os.W_OK):
         raise OperationFailed(f"The data directory {settings.data_dir} is not writable.")
 
+    lock = lock_data_dir(settings.data_dir)
     ensure_port_free(settings.host, settings.port, "--port")
 
     if settings.embedded:
@@ -324,7 +362,10 @@ def check_can_start(settings: Settings) -> None:
                 f"'{settings.registry_binary}' was not found. Install the Debian package "
                 "docker-registry, or pass --registry-url to use an existing registry."
             )
+        stop_leftover_registries(registry_config_path(settings))
         ensure_port_free(settings.registry_host, settings.registry_port, "--registry-port")
+
+    return lock
 
 
 def ensure_port_free(host: str, port: int, option: str) -> None:

@@ -191,6 +191,14 @@ def state_session(data_dir: Path, database_url: str | None) -> Iterator[Session]
     """Open the state database that ``serve`` with the same options uses, in one transaction."""
     settings = Settings(data_dir=data_dir.expanduser().resolve(), database_url=database_url)
     if settings.database_url is None:
+        state_file = settings.data_dir / "state.db"
+        if not state_file.exists():
+            # A mistyped --data-dir would otherwise add the account where no service looks.
+            click.echo(
+                f"Note: no state database at {state_file} yet; creating it. A service started "
+                f"with --data-dir {settings.data_dir} will use it.",
+                err=True,
+            )
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     engine = create_database_engine(settings.effective_database_url)

@@ -8,7 +8,7 @@ from nerve_registry.distribution.client import RegistryClient
 from nerve_registry.distribution.links import next_page_path
 from nerve_registry.errors import RegistryError
 
-# Distribution 2.8 answers n above its catalog.maxentries (default 1000) with
+# Distribution 2.8 rejects n above its catalog.maxentries (default 1000) with
 # 400 PAGINATION_NUMBER_INVALID, so no page asks for more.
 MAX_CATALOG_PAGE = 1000
 

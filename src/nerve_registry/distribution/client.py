@@ -157,10 +157,10 @@ class RegistryClient:
 
             if response.status_code in RETRY_STATUSES and not last_attempt:
                 logger.warning(
-                    "Registry answered %s %s with %d, retrying",
+                    "Registry returned %d for %s %s, retrying",
+                    response.status_code,
                     method,
                     path,
-                    response.status_code,
                 )
                 await asyncio.sleep(RETRY_DELAYS[attempt])
                 continue
@@ -223,13 +223,13 @@ class RegistryClient:
 
         if status in (401, 403):
             raise RegistryError(
-                f"Could not {action}: the registry refused the service's credentials ({detail}).",
+                f"Could not {action}: the registry rejected the service's credentials ({detail}).",
                 status=status,
                 registry_code=registry_code,
             )
 
         raise RegistryError(
-            f"Could not {action}: the registry answered {status} ({detail}).",
+            f"Could not {action}: the registry returned {status} ({detail}).",
             status=status,
             registry_code=registry_code,
         )

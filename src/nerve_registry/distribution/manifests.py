@@ -60,7 +60,7 @@ class Manifest:
 
 @dataclass(frozen=True)
 class ManifestHead:
-    """What a HEAD request tells about a manifest without fetching it."""
+    """Digest, media type and size of a manifest, from a HEAD request."""
 
     digest: str
     media_type: str

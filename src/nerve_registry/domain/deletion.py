@@ -7,9 +7,9 @@ two moves: the tag is first pointed at a placeholder manifest that nothing
 else uses, and then the placeholder is deleted by digest, which takes only
 that tag with it.
 
-After the tag is gone, the manifest it pointed at is deleted as well when no
-other tag of the repository still needs it (directly or as the child of a
-tagged index), so that garbage collection can free its blobs.
+After the tag is gone, the manifest it pointed at is deleted as well, unless
+another tag of the repository still needs it directly or as the child of a
+tagged index. Garbage collection can then free its blobs.
 """
 
 from __future__ import annotations

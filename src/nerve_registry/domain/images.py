@@ -64,8 +64,8 @@ async def list_images(
 ) -> ImagePage:
     """List the selected images after ``last`` that have a tag, at most ``limit`` of them.
 
-    The registry catalog is read page by page, never whole: each page asks
-    for ``limit + 1`` names, so one more image than requested tells whether a
+    The registry catalog is read page by page, never whole: each page requests
+    ``limit + 1`` names, so one more image than requested shows whether a
     following page exists and ``next`` is null exactly on the last page.
     Repositories without tags are skipped, which may take further pages.
 

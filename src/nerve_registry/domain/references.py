@@ -154,10 +154,20 @@ def parse_reference(text: object, field: str = "image") -> ImageReference:
     slash = name_and_tag.rfind("/")
     colon = name_and_tag.rfind(":")
     if colon > slash:
+        if colon == len(name_and_tag) - 1:
+            raise InvalidReferenceError(
+                f"Field '{field}' has an empty tag after ':' in {shown_value(text)}."
+            )
         tag = validate_tag(name_and_tag[colon + 1 :], field)
         name_and_tag = name_and_tag[:colon]
 
-    # 3. What is left must be a repository name.
+    # 3. What is left must be a repository name, without a registry host in front.
+    first_component = name_and_tag.split("/", 1)[0]
+    if "/" in name_and_tag and (":" in first_component or first_component == "localhost"):
+        raise InvalidReferenceError(
+            f"Field '{field}' starts with the registry host {shown_value(first_component)}: "
+            "send the repository path without it, e.g. 'team/app:v1'."
+        )
     repository = validate_repository(name_and_tag, field)
 
     if tag is None and digest is None:

@@ -105,12 +105,32 @@ async def _check_one(check: _Check, index: int, item: object) -> ImageStatus:
         return ImageStatus(item, ImageState.MISSING, None, message)
 
     absent = await _absent_content(check, reference.repository, manifest)
+    note = await _tag_note(check, reference)
     if absent:
-        return ImageStatus(
-            item, ImageState.INCOMPLETE, manifest.digest, _incomplete_message(absent)
-        )
+        message = _incomplete_message(absent) + note
+        return ImageStatus(item, ImageState.INCOMPLETE, manifest.digest, message)
 
-    return ImageStatus(item, ImageState.AVAILABLE, manifest.digest, _available_message(manifest))
+    message = _available_message(manifest) + note
+    return ImageStatus(item, ImageState.AVAILABLE, manifest.digest, message)
+
+
+async def _tag_note(check: _Check, reference: ImageReference) -> str:
+    """Say so when a reference names both a tag and a digest and the tag points elsewhere.
+
+    The digest decides what is checked, as it decides what a pull fetches.
+    """
+    if reference.tag is None or reference.digest is None:
+        return ""
+
+    tag = reference.tag
+    head = await check.limiter.run(
+        lambda: manifests.head_manifest(check.client, reference.repository, tag)
+    )
+    if head is None:
+        return f" The digest was checked; tag '{tag}' does not exist."
+    if head.digest != reference.digest:
+        return f" The digest was checked; tag '{tag}' points at {head.digest}."
+    return ""
 
 
 async def _absent_content(check: _Check, repository: str, manifest: Manifest) -> list[str]:

@@ -44,14 +44,16 @@ class _ImageFacts:
 async def describe_tags(
     client: RegistryClient, repository: str, *, cache: ConfigCache, concurrency: int
 ) -> list[TagDetails]:
-    """Return the details of every tag of ``repository``, in the registry's tag order.
+    """Return the details of every tag of ``repository``.
 
     Raises ImageNotFoundError when the repository is unknown or has no tags.
+    Tags come in lexical order, whatever order the registry lists them in.
     A tag deleted while the list is built is left out.
     """
     found = await tags.list_tags(client, repository)
     if not found:
         raise ImageNotFoundError(f"Image '{repository}' not found in the registry.")
+    found.sort()
 
     limiter = Limiter(concurrency)
     details = await map_bounded(

@@ -17,6 +17,7 @@ import httpx
 
 from nerve_registry.config import Settings
 from nerve_registry.embedded.errors import EmbeddedRegistryError
+from nerve_registry.embedded.leftover import stop_leftover_registries
 from nerve_registry.embedded.registry_config import (
     loopback_tls_context,
     registry_config_path,
@@ -65,8 +66,8 @@ class RegistrySupervisor:
     The child runs in its own session, so a Ctrl-C in the terminal reaches only
     the service, which then stops the registry through ``stop()``.
 
-    NOTE: when the service itself is killed with SIGKILL, the registry keeps running
-    and the next ``start()`` fails because the port is in use.
+    When the service itself is killed with SIGKILL, the registry keeps running;
+    the next ``start()`` stops that leftover process before it binds the port.
     """
 
     def __init__(self, settings: Settings, *, auth: dict[str, Any] | None = None) -> None:
@@ -196,6 +197,7 @@ class RegistrySupervisor:
     async def _launch(self) -> None:
         """Spawn the process and wait until it is healthy. On failure no process is left running."""
         binary = self._find_binary()
+        await asyncio.to_thread(stop_leftover_registries, self.config_path)
         self._check_port_free()
         try:
             await self._spawn(binary)

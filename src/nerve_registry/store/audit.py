@@ -34,6 +34,9 @@ class AuditAction(enum.StrEnum):
     LOGIN_FAILURE = "login.failure"
     LOGIN_LOCKOUT = "login.lockout"
     TAG_DELETE = "tag.delete"
+    MANIFEST_DELETE = "manifest.delete"
+    REPOSITORY_DELETE = "repository.delete"
+    GARBAGE_COLLECT = "gc.collect"
     TOKEN_GRANT = "token.grant"  # noqa: S105 - an event name, not a secret
     ACCOUNT_CREATE = "account.create"
     ACCOUNT_REMOVE = "account.remove"

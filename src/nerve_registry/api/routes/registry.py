@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nerve_registry.api.auth import Account, CurrentAccount
 from nerve_registry.api.credentials import client_address
+from nerve_registry.api.maintenance import ensure_writable
 from nerve_registry.api.schemas import (
     CheckStatusRequest,
     CheckStatusResponse,
@@ -41,7 +42,10 @@ _COMMON_ERRORS: dict[int | str, dict[str, object]] = {
         "model": ErrorBody,
         "description": "No valid session, or the account may not do this to the image.",
     },
-    502: {"model": ErrorBody, "description": "The registry answered outside its protocol."},
+    502: {
+        "model": ErrorBody,
+        "description": "The registry returned a response its protocol does not allow.",
+    },
     503: {"model": ErrorBody, "description": "The registry is unreachable or unhealthy."},
 }
 _NOT_FOUND: dict[int | str, dict[str, object]] = {
@@ -164,6 +168,7 @@ async def delete_image_tag(
             f"Account '{account.name}' may pull image '{repository}' but not delete its tags. "
             f"Accounts with the role 'user' delete only under '{account.name}/'."
         )
+    ensure_writable(services)
 
     result = await deletion.delete_tag(
         services.registry,

@@ -12,10 +12,11 @@ from nerve_registry.errors import NerveRegistryError
 router = APIRouter(tags=["system"])
 
 
-@router.get(
+@router.api_route(
     "/health",
+    methods=["GET", "HEAD"],
     response_model=HealthResponse,
-    responses={503: {"model": HealthResponse, "description": "The registry does not answer."}},
+    responses={503: {"model": HealthResponse, "description": "The registry does not respond."}},
     summary="Report whether the service and its registry are up",
 )
 async def health(request: Request) -> JSONResponse:

@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPBasic
 from starlette.concurrency import run_in_threadpool
 
+from nerve_registry.api import maintenance
 from nerve_registry.api.credentials import (
     VerifiedAccount,
     client_address,
@@ -55,9 +56,6 @@ from nerve_registry.store.users import MAX_PASSWORD_LENGTH
 logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/auth/token"  # noqa: S105 - a URL path, not a password
-# Seconds a client should wait before it retries a write during maintenance.
-# Maintenance has no announced end, so this is a polling interval.
-MAINTENANCE_RETRY_AFTER = 60
 # Longest accepted value of one query or form parameter, in characters.
 MAX_PARAMETER_LENGTH = 8192
 MAX_AUTHORIZATION_LENGTH = 4096
@@ -253,7 +251,7 @@ async def _issue(
         raise MaintenanceError(
             f"The registry is in maintenance ({reason}), so pushing and deleting are paused. "
             "Pulling still works. Try again later.",
-            retry_after=MAINTENANCE_RETRY_AFTER,
+            retry_after=maintenance.RETRY_AFTER,
         )
 
     issued = issue_registry_token(
