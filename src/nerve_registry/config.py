@@ -77,8 +77,8 @@ class Settings:
 
     # Failed logins (API login and token endpoint) within login_failure_window
     # seconds, per account name and per client address, before further
-    # attempts are rejected for login_lockout seconds. Failed attempts are
-    # answered later and later, starting at login_failure_delay seconds.
+    # attempts are rejected for login_lockout seconds. The response to each
+    # further failure is delayed, starting at login_failure_delay seconds.
     login_max_failures: int = 10
     login_max_failures_per_address: int = 50
     login_failure_window: int = 15 * 60

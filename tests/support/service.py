@@ -137,8 +137,9 @@ class RunningService:
     ) -> requests.Response:
         """Send a request straight to the embedded registry's distribution API, as admin.
 
-        The registry answers the first attempt with 401 and a Bearer challenge
-        that names the scope; the request is repeated once with a token for it.
+        The registry responds to the first attempt with 401 and a Bearer
+        challenge that names the scope, so the request is repeated once with a
+        token for it.
         With ``bearer``, the request carries that token and the registry's
         response is returned as it is.
         """

@@ -62,7 +62,7 @@ async def verify_password(
        is locked out.
     2. The password is checked in a worker thread, because Argon2 takes
        tens of milliseconds of CPU.
-    3. A failure is audited, held back by the throttle's delay and answered
+    3. A failure is audited, held back by the throttle's delay and rejected
        with ``rejection()``. ``channel`` names the endpoint in the audit log.
     """
     attempt = services.login_throttle.begin(identity, address)

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 SECRET_FIELDS = frozenset({"secret", "password", "refresh_token", "token"})
 
 # The token endpoint also sends errors in the Docker registry form
-# {"errors": [{"code", "message"}]}, which Docker clients and skopeo show.
+# {"errors": [{"code", "message"}]}, which Docker registry client libraries parse.
 TOKEN_ENDPOINT_PATH = "/auth/token"  # noqa: S105 - a URL path, not a password
 _DOCKER_ERROR_CODES = {
     401: "UNAUTHORIZED",

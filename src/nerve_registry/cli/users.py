@@ -43,7 +43,7 @@ def user() -> None:
     """Manage the accounts that log in to the MS and to its registry.
 
     An account with the role 'user' pushes, pulls and deletes under its own
-    namespace NAME/ and pulls what an administrator shared with it; the role
+    namespace NAME/ and pulls what an administrator shared with it. The role
     'admin' may do everything. Changing a password or role, or removing an
     account, ends its sessions at once.
     """

@@ -68,8 +68,8 @@ def parse_bearer_challenge(header: str) -> BearerChallenge | None:
 def scope_for_request(method: str, path: str) -> str:
     """Return the scope Distribution 2.8 requires for ``method path``; "" for none.
 
-    ``path`` may carry a query, which does not matter. A path outside the
-    routes above returns "", and the registry's challenge then names the scope.
+    A query in ``path`` is ignored. A path outside the routes above returns "",
+    and the registry's challenge then names the scope.
     """
     route = urlsplit(path).path
     if route == "/v2/_catalog":

@@ -123,7 +123,11 @@ def _name_sources(
 async def _catalog_names(
     client: RegistryClient, start_after: str | None, prefix: str | None, page_size: int
 ) -> AsyncGenerator[str, None]:
-    """Yield catalog names after ``start_after``; with ``prefix``, only the run that has it."""
+    """Yield catalog names after ``start_after``; with ``prefix``, only names that start with it.
+
+    The catalog keeps the names with one prefix together, so the first name
+    without it ends the run.
+    """
     cursor = start_after
     while True:
         page = await catalog.list_catalog_page(client, n=page_size, last=cursor)

@@ -9,8 +9,8 @@ A share pattern is a repository name (``team/app``), a name followed by
 ``/*`` (``team/*`` matches every repository under ``team/``, at any depth) or
 ``*`` alone (every repository).
 
-The token endpoint and the MS API both ask this module, so a client gets the
-same answer from ``docker pull`` and from the image list.
+The token endpoint and the MS API both use this module, so ``docker pull``
+and the image list agree on what an account may see.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class ServiceTokenProvider:
     """Sign tokens that grant the service whatever scope its registry calls need.
 
     The service acts for administrators and for its own maintenance, so it is
-    granted every requested action; the MS API checks the caller's rights
+    granted every requested action. The MS API checks the caller's rights
     before it calls the registry. Implements ``distribution.client.TokenProvider``.
     """
 

@@ -78,7 +78,7 @@ class Attempt:
 
 @dataclass(frozen=True)
 class FailureOutcome:
-    """What a failed attempt led to: the delay before responding, and new lockouts."""
+    """Outcome of a failed attempt: the delay before the response, and the lockouts it started."""
 
     delay: float
     locked: tuple[str, ...]

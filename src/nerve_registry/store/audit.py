@@ -106,7 +106,7 @@ def record_event(
         actor=actor[:MAX_ACTOR_LENGTH],
         action=action.value,
         target=target[:MAX_TARGET_LENGTH],
-        digest=digest,
+        digest=digest[:80] if digest else None,
         client_address=client_address[:64] if client_address else None,
         detail=detail[:MAX_DETAIL_LENGTH],
     )

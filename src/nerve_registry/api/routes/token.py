@@ -86,7 +86,7 @@ class BasicCredentials:
 class OptionalBasicCredentials(HTTPBasic):
     """HTTP Basic credentials or None; malformed credentials get 400 with a message.
 
-    FastAPI's own HTTPBasic answers every malformed header with a bare 401.
+    FastAPI's own HTTPBasic responds to every malformed header with a bare 401.
     Subclassing it keeps the ``basic`` security scheme in the OpenAPI document.
     """
 
