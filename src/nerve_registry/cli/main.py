@@ -59,9 +59,9 @@ class LazyGroup(click.Group):
 
 
 EPILOG = """\b
-The client commands (images, tags, status, rm) connect to the MS named by
---ms-url or MS_URL and log in as --user or MS_USR with the password from
-MS_PSW, --password-stdin or a prompt.
+Every command except serve and user connects to the MS named by --ms-url
+or MS_URL and logs in as --user or MS_USR with the password from MS_PSW,
+--password-stdin or a prompt. serve and user open the state directly.
 
 \b
 Exit status: 0 on success, 1 when an operation fails or a checked image is
@@ -70,9 +70,9 @@ not available, 2 on usage errors.
 
 
 EPILOG = """\b
-The client commands (images, tags, status, rm) connect to the MS named by
---ms-url or MS_URL and log in as --user or MS_USR with the password from
-MS_PSW, --password-stdin or a prompt.
+Every command except serve and user connects to the MS named by --ms-url
+or MS_URL and logs in as --user or MS_USR with the password from MS_PSW,
+--password-stdin or a prompt. serve and user open the state directly.
 
 \b
 Exit status: 0 on success, 1 when an operation fails or a checked image is
