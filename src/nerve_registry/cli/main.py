@@ -59,20 +59,10 @@ class LazyGroup(click.Group):
 
 
 EPILOG = """\b
-Every command except serve and user connects to the MS named by --ms-url
-or MS_URL and logs in as --user or MS_USR with the password from MS_PSW,
---password-stdin or a prompt. serve and user open the state directly.
-
-\b
-Exit status: 0 on success, 1 when an operation fails or a checked image is
-not available, 2 on usage errors.
-"""
-
-
-EPILOG = """\b
-Every command except serve and user connects to the MS named by --ms-url
-or MS_URL and logs in as --user or MS_USR with the password from MS_PSW,
---password-stdin or a prompt. serve and user open the state directly.
+Every command except serve, user and share connects to the MS named by
+--ms-url or MS_URL and logs in as --user or MS_USR with the password from
+MS_PSW, --password-stdin or a prompt. serve, user and share open the state
+directly.
 
 \b
 Exit status: 0 on success, 1 when an operation fails or a checked image is
