@@ -105,6 +105,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     supervisor = None
     verify: bool | ssl.SSLContext = True
+    # NOTE: with --registry-url the service sends no tokens, so that registry must
+    # accept the service's calls without token authentication.
     tokens = None
     if settings.embedded:
         from nerve_registry.embedded.registry_config import loopback_tls_context
