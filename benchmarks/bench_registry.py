@@ -26,6 +26,8 @@ import httpx
 from tests.support import oci
 from tests.support.service import ApiSession, RunningService, running_service
 
+from nerve_registry.distribution.auth import parse_bearer_challenge
+
 MANIFEST_ACCEPT = (
     "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json, "
@@ -71,14 +73,16 @@ class RawRegistry:
         return response
 
     def _token(self, challenge: str) -> str:
-        fields = dict(
-            part.split("=", 1) for part in challenge.split(" ", 1)[1].replace('"', "").split(",")
-        )
-        scope = fields.get("scope", "")
+        # A scope such as "repository:a:pull,push" contains commas, so the header
+        # needs a real parser rather than a split at each comma.
+        parsed = parse_bearer_challenge(challenge)
+        if parsed is None:
+            raise ValueError(f"not a Bearer challenge: {challenge!r}")
+        scope = parsed.scope
         if scope not in self.tokens:
             response = httpx.get(
-                fields["realm"],
-                params={"service": fields.get("service", ""), "scope": scope},
+                parsed.realm,
+                params={"service": parsed.service, "scope": scope.split()},
                 auth=("admin", self.service.admin_password),
                 timeout=30,
             )

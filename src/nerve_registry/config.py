@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_REGISTRY_PORT = 5000
+
+# Host addresses that mean "every interface": a client cannot connect to them.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - compared, not bound
 
 
 def default_data_dir() -> Path:
@@ -57,6 +61,30 @@ class Settings:
     # Maximum size of a request body in bytes.
     max_body_bytes: int = 256 * 1024
 
+    # Base URL under which clients reach this service. The registry sends
+    # PUBLIC_URL/auth/token to Docker clients as its token realm.
+    public_url: str | None = None
+    # PEM certificate (chain) and key for HTTPS. The embedded registry uses the
+    # same pair when registry_tls is set.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    registry_tls: bool = False
+    # Address the embedded registry listens on.
+    registry_host: str = "127.0.0.1"
+
+    # Seconds that a registry token issued by the token endpoint stays valid.
+    token_lifetime: int = 300
+
+    # Failed logins (API login and token endpoint) within login_failure_window
+    # seconds, per account name and per client address, before further
+    # attempts are rejected for login_lockout seconds. The response to each
+    # further failure is delayed, starting at login_failure_delay seconds.
+    login_max_failures: int = 10
+    login_max_failures_per_address: int = 50
+    login_failure_window: int = 15 * 60
+    login_lockout: int = 15 * 60
+    login_failure_delay: float = 0.5
+
     log_level: str = "INFO"
 
     @property
@@ -64,10 +92,48 @@ class Settings:
         return self.registry_url is None
 
     @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def effective_public_url(self) -> str:
+        """Return ``public_url``, or a URL built from the scheme, host and port that serve the API.
+
+        A wildcard host (``0.0.0.0``, ``::``) is replaced by the machine's fully
+        qualified host name, because clients cannot connect to a wildcard.
+        """
+        if self.public_url:
+            return self.public_url.rstrip("/")
+
+        scheme = "https" if self.tls else "http"
+        host = socket.getfqdn() if self.host in WILDCARD_HOSTS else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def token_realm(self) -> str:
+        return f"{self.effective_public_url}/auth/token"
+
+    @property
+    def embedded_registry_url(self) -> str:
+        """URL under which the service reaches its embedded registry.
+
+        That is loopback, unless the registry listens on one specific other address.
+        """
+        scheme = "https" if self.registry_tls else "http"
+        host = self.registry_host
+        if host in WILDCARD_HOSTS or host in ("localhost", "127.0.0.1"):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.registry_port}"
+
+    @property
     def effective_registry_url(self) -> str:
         if self.registry_url is not None:
             return self.registry_url.rstrip("/")
-        return f"http://127.0.0.1:{self.registry_port}"
+        return self.embedded_registry_url
 
     @property
     def effective_database_url(self) -> str:
@@ -87,3 +153,8 @@ class Settings:
     @property
     def initial_password_file(self) -> Path:
         return self.data_dir / "initial-admin-password"
+
+    @property
+    def key_dir(self) -> Path:
+        """Directory of the key that signs registry tokens and of its certificate."""
+        return self.data_dir / "keys"

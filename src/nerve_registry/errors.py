@@ -9,6 +9,7 @@ error responses.
     │   ├── InvalidReferenceError           a repository name, tag or digest breaks its grammar
     │   └── RequestTooLargeError       413  the request body is over the size limit
     ├── AuthenticationError            403  no session, an expired session or bad credentials
+    │   └── CredentialsRequiredError   401  the token endpoint got no or bad Basic credentials
     ├── PermissionDeniedError          403  authenticated, but the account may not do this
     ├── NotFoundError                  404
     │   ├── ImageNotFoundError              no such repository, or it has no tags
@@ -20,6 +21,8 @@ error responses.
     ├── RegistryError                  502  the registry responded outside its protocol
     └── RegistryUnavailableError       503  the registry cannot be reached or is not healthy
         └── MaintenanceError                the registry is in read-only maintenance; retry later
+
+Errors with a ``retry_after`` (seconds) get a ``Retry-After`` response header.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class NerveRegistryError(Exception):
 
     error_code = "INTERNAL_ERROR"
     status_code = 500
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, error_code: str | None = None) -> None:
         super().__init__(message)
@@ -55,6 +59,13 @@ class RequestTooLargeError(InvalidInputError):
 class AuthenticationError(NerveRegistryError):
     error_code = "NOT_AUTHENTICATED"
     status_code = 403
+
+
+class CredentialsRequiredError(AuthenticationError):
+    """The token endpoint needs valid Basic credentials; Docker clients expect 401 for that."""
+
+    error_code = "INVALID_CREDENTIALS"
+    status_code = 401
 
 
 class PermissionDeniedError(NerveRegistryError):

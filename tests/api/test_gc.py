@@ -217,7 +217,8 @@ def test_push_during_gc_fails_then_works(tmp_path: Path, oci_layout: Path) -> No
 
     assert maintenance["active"] is True
     assert maintenance["registryReadOnly"] is True
-    assert "405" in refused.value.stderr
+    # The token endpoint refuses the push grant before the read-only registry would (405).
+    assert "503 (Service Unavailable)" in refused.value.stderr
     assert deletion.status_code == 503
     assert deletion.json()["errorCode"] == "REGISTRY_MAINTENANCE"
     assert deletion.headers["Retry-After"] == "60"

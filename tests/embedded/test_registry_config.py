@@ -170,3 +170,43 @@ def test_http_secret_empty_file_replaced(tmp_path: Path) -> None:
     secret = load_or_create_http_secret(tmp_path)
 
     assert len(secret) >= 32
+
+
+def test_config_listens_on_registry_host(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    settings.registry_host = "0.0.0.0"  # noqa: S104 - written to a file, not bound
+
+    config = _written(settings)
+
+    assert config["http"]["addr"] == "0.0.0.0:5123"
+    assert settings.embedded_registry_url == "http://127.0.0.1:5123"
+
+
+def test_config_token_auth_section(tmp_path: Path) -> None:
+    auth = {"token": {"realm": "http://127.0.0.1:1/auth/token", "service": "s", "issuer": "i"}}
+
+    config = _written(_settings(tmp_path), auth=auth)
+
+    assert config["auth"] == auth
+
+
+def test_config_tls_section(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    settings.tls_cert = tmp_path / "server.crt"
+    settings.tls_key = tmp_path / "server.key"
+    settings.registry_tls = True
+
+    config = _written(settings)
+
+    assert config["http"]["tls"] == {
+        "certificate": str(tmp_path / "server.crt"),
+        "key": str(tmp_path / "server.key"),
+        "minimumtls": "tls1.2",
+    }
+    assert settings.embedded_registry_url == "https://127.0.0.1:5123"
+
+
+def test_config_without_tls_by_default(tmp_path: Path) -> None:
+    config = _written(_settings(tmp_path))
+
+    assert "tls" not in config["http"]

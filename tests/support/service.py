@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,10 +33,19 @@ class RunningService:
     log_path: Path
     process: subprocess.Popen[bytes]
     admin_password: str = field(repr=False)
+    # CA certificate of a service started with --tls-cert; its registry uses
+    # HTTPS too when registry_scheme is "https".
+    ca_cert: Path | None = None
+    registry_scheme: str = "http"
 
     @property
     def registry_url(self) -> str:
-        return f"http://{self.registry_host_port}"
+        return f"{self.registry_scheme}://{self.registry_host_port}"
+
+    @property
+    def verify(self) -> bool | str:
+        """The ``verify`` argument of requests for this service's API and registry."""
+        return str(self.ca_cert) if self.ca_cert else True
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -56,8 +66,36 @@ class RunningService:
 
     @property
     def registry_creds(self) -> str | None:
-        """``USER:PASSWORD`` for skopeo against the embedded registry; None when it needs none."""
-        return None
+        """``USER:PASSWORD`` of the admin account, for skopeo against the embedded registry."""
+        return f"admin:{self.admin_password}" if self.admin_password else None
+
+    def add_account(self, name: str, password: str, *, admin: bool = False) -> None:
+        """Create an account with ``nerve-registry user add``, as an operator would."""
+        command = [
+            *_cli(),
+            "user",
+            "add",
+            name,
+            "--password-stdin",
+            "--data-dir",
+            str(self.data_dir),
+        ]
+        if admin:
+            command.append("--admin")
+        subprocess.run(command, input=password + "\n", text=True, check=True, capture_output=True)
+
+    def token(
+        self, scopes: Sequence[str], *, user: str = "admin", password: str | None = None
+    ) -> requests.Response:
+        """Request a registry token from the service's token endpoint with Basic credentials."""
+        secret = self.admin_password if password is None else password
+        return requests.get(
+            f"{self.url}/auth/token",
+            params={"service": "nerve-registry", "scope": list(scopes), "account": user},
+            auth=(user, secret),
+            timeout=30,
+            verify=self.verify,
+        )
 
     def push(
         self, layout_dir: Path, tag: str, destination: str, *, all_images: bool = False
@@ -94,14 +132,49 @@ class RunningService:
         ]
         return skopeo.run(command)
 
-    def registry_request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send a request straight to the embedded registry's distribution API."""
-        return requests.request(method, f"{self.registry_url}{path}", timeout=30, **kwargs)
+    def registry_request(
+        self, method: str, path: str, *, bearer: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """Send a request straight to the embedded registry's distribution API, as admin.
+
+        The registry responds to the first attempt with 401 and a Bearer
+        challenge that names the scope, so the request is repeated once with a
+        token for it.
+        With ``bearer``, the request carries that token and the registry's
+        response is returned as it is.
+        """
+        url = f"{self.registry_url}{path}"
+        if bearer is not None:
+            headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {bearer}"}
+            return requests.request(
+                method, url, timeout=30, headers=headers, verify=self.verify, **kwargs
+            )
+
+        response = requests.request(method, url, timeout=30, verify=self.verify, **kwargs)
+        challenge = response.headers.get("www-authenticate", "")
+        if response.status_code != 401 or not challenge.lower().startswith("bearer"):
+            return response
+
+        scope = _challenge_parameter(challenge, "scope")
+        granted = self.token([scope] if scope else [])
+        granted.raise_for_status()
+        headers = {
+            **kwargs.pop("headers", {}),
+            "Authorization": f"Bearer {granted.json()['token']}",
+        }
+        return requests.request(
+            method, url, timeout=30, headers=headers, verify=self.verify, **kwargs
+        )
 
     def api(self) -> ApiSession:
         """Return a raw HTTP session logged in as admin."""
+        return self.api_as("admin", self.admin_password)
+
+    def api_as(self, user: str, password: str) -> ApiSession:
+        """Return a raw HTTP session logged in as ``user``."""
         session = ApiSession(self.url)
-        session.login("admin", self.admin_password)
+        session.verify = self.verify
+        session.login(user, password)
         return session
 
 
@@ -111,6 +184,11 @@ class ApiSession(requests.Session):
     def __init__(self, base_url: str) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        # requests prefers REQUESTS_CA_BUNDLE over Session.verify unless each call passes it.
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
 
     def login(self, identity: str, secret: str) -> requests.Response:
         response = self.post_json("/auth/login", {"identity": identity, "secret": secret})
@@ -126,13 +204,20 @@ class ApiSession(requests.Session):
         return self.post_json(f"/nerve/registry/{endpoint}", body)
 
 
+def _challenge_parameter(challenge: str, name: str) -> str | None:
+    match = re.search(rf'{name}="([^"]*)"', challenge)
+    return match.group(1) if match else None
+
+
+def _cli() -> list[str]:
+    return [sys.executable, "-m", "nerve_registry"]
+
+
 def service_command(
     data_dir: Path, port: int, registry_port: int, extra: Sequence[str]
 ) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "nerve_registry",
+        *_cli(),
         "serve",
         "--data-dir",
         str(data_dir),
@@ -150,10 +235,17 @@ def running_service(
     *,
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    ca_cert: Path | None = None,
     registry_port: int | None = None,
 ) -> Iterator[RunningService]:
-    """Start ``nerve-registry serve`` on free ports, wait until healthy, and stop it afterwards."""
-    service = start_service(data_dir, extra_args=extra_args, env=env, registry_port=registry_port)
+    """Start ``nerve-registry serve`` on free ports, wait until healthy, and stop it afterwards.
+
+    With ``ca_cert`` the service is expected to serve HTTPS (``extra_args``
+    name --tls-cert and --tls-key) with a certificate that ``ca_cert`` verifies.
+    """
+    service = start_service(
+        data_dir, extra_args=extra_args, env=env, ca_cert=ca_cert, registry_port=registry_port
+    )
     try:
         yield service
     finally:
@@ -165,6 +257,7 @@ def start_service(
     *,
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    ca_cert: Path | None = None,
     registry_port: int | None = None,
 ) -> RunningService:
     """Start the service; ``registry_port`` reuses a port, else a free one is picked."""
@@ -182,8 +275,8 @@ def start_service(
             env=process_env,
         )
 
-    url = f"http://127.0.0.1:{port}"
-    _wait_until_healthy(url, process, log_path)
+    url = f"{'https' if ca_cert else 'http'}://127.0.0.1:{port}"
+    _wait_until_healthy(url, process, log_path, str(ca_cert) if ca_cert else True)
     password_file = data_dir / "initial-admin-password"
     return RunningService(
         url=url,
@@ -192,6 +285,8 @@ def start_service(
         log_path=log_path,
         process=process,
         admin_password=password_file.read_text().strip() if password_file.exists() else "",
+        ca_cert=ca_cert,
+        registry_scheme="https" if "--registry-tls" in extra_args else "http",
     )
 
 
@@ -205,7 +300,9 @@ def stop_service(service: RunningService) -> None:
             service.process.wait()
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, verify: bool | str
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -214,7 +311,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pa
                 + log_path.read_text(errors="replace")[-4000:]
             )
         try:
-            if requests.get(url + "/health", timeout=2).status_code == 200:
+            if requests.get(url + "/health", timeout=2, verify=verify).status_code == 200:
                 return
         except requests.ConnectionError:
             pass

@@ -9,23 +9,30 @@ from fastapi import Depends, Header, Request
 
 from nerve_registry.api.state import services_of
 from nerve_registry.errors import AuthenticationError, PermissionDeniedError
+from nerve_registry.security.policy import AccessPolicy
 from nerve_registry.store.database import transaction, utcnow
 from nerve_registry.store.sessions import resolve_session
+from nerve_registry.store.shares import patterns_for
 
 SESSION_HEADER = "sessionid"
 
 
 @dataclass(frozen=True)
 class Account:
-    """The account behind a request, detached from the database session."""
+    """The account behind a request and the patterns shared with it, detached from the database."""
 
     id: int
     name: str
     role: str
+    shared_patterns: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def policy(self) -> AccessPolicy:
+        return AccessPolicy.of(self.name, self.role, self.shared_patterns)
 
 
 def current_account(
@@ -49,7 +56,8 @@ def current_account(
             raise AuthenticationError(
                 "The session is unknown or has expired: log in again with POST /auth/login."
             )
-        return Account(id=user.id, name=user.name, role=user.role)
+        shared = () if user.is_admin else tuple(patterns_for(session, user.id))
+        return Account(id=user.id, name=user.name, role=user.role, shared_patterns=shared)
 
 
 def admin_account(account: Annotated[Account, Depends(current_account)]) -> Account:

@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from nerve_registry.api import cleanup_records as records
@@ -24,7 +25,7 @@ from nerve_registry.api.maintenance import (
 from nerve_registry.api.state import Services
 from nerve_registry.domain import plan_apply, pruning
 from nerve_registry.domain.inventory import build_inventory
-from nerve_registry.domain.plan_apply import SKIPPED, EntryResult
+from nerve_registry.domain.plan_apply import DELETED, SKIPPED, EntryResult
 from nerve_registry.domain.retention import RetentionPolicy
 from nerve_registry.errors import (
     ConflictError,
@@ -33,6 +34,7 @@ from nerve_registry.errors import (
     UnsupportedOperationError,
 )
 from nerve_registry.store import cleanup as store
+from nerve_registry.store.audit import AuditAction, record_event
 from nerve_registry.store.database import transaction, utcnow
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,12 @@ PLAN_LIFETIME = timedelta(hours=24)
 KIND_PRUNE = "prune"
 KIND_GC = "gc"
 KIND_PRUNE_GC = "prune-gc"
+
+_AUDIT_ACTIONS = {
+    pruning.TAG: AuditAction.TAG_DELETE,
+    pruning.MANIFEST: AuditAction.MANIFEST_DELETE,
+    pruning.REPOSITORY: AuditAction.REPOSITORY_DELETE,
+}
 
 
 class CleanupController:
@@ -245,10 +253,10 @@ class CleanupController:
                 async with self.maintenance.window(f"prune run {run_id}"):
                     await self._remove_in_storage(progress, storage_entries)
                     if gc:
-                        progress.collection = records.collection_details(
-                            await self.maintenance.collect()
-                        )
+                        report = await self.maintenance.collect()
+                        progress.collection = records.collection_details(report)
                         progress.done += 1
+                        await asyncio.to_thread(self._audit_collection, run_id, report.freed_bytes)
         except asyncio.CancelledError:
             await asyncio.to_thread(
                 records.finish_run, self.services.database, progress, entries, error="cancelled"
@@ -322,6 +330,7 @@ class CleanupController:
                 report = await self.maintenance.collect()
             progress.collection = records.collection_details(report)
             progress.done = 1
+            await asyncio.to_thread(self._audit_collection, run_id, report.freed_bytes)
         except asyncio.CancelledError:
             await asyncio.to_thread(
                 records.finish_run, self.services.database, progress, [], error="cancelled"
@@ -347,8 +356,37 @@ class CleanupController:
     ) -> None:
         progress.add(entry, result)
         await asyncio.to_thread(records.save_progress, self.services.database, progress)
+        if result.status == DELETED:
+            await asyncio.to_thread(self._audit_deletion, progress.run_id, entry)
 
     # Database steps, run in a thread
+
+    def _audit_deletion(self, run_id: int, entry: dict[str, Any]) -> None:
+        target = entry["repository"]
+        if entry["kind"] == pruning.TAG:
+            target = f"{target}:{entry['tag']}"
+        elif entry["kind"] == pruning.MANIFEST:
+            target = f"{target}@{entry['digest']}"
+
+        with transaction(self.services.database) as session:
+            record_event(
+                session,
+                _AUDIT_ACTIONS[entry["kind"]],
+                actor=_run_actor(session, run_id),
+                target=target,
+                digest=entry.get("digest"),
+                detail=f"cleanup run {run_id}",
+            )
+
+    def _audit_collection(self, run_id: int, freed_bytes: int) -> None:
+        with transaction(self.services.database) as session:
+            record_event(
+                session,
+                AuditAction.GARBAGE_COLLECT,
+                actor=_run_actor(session, run_id),
+                target="registry storage",
+                detail=f"cleanup run {run_id}, freed {freed_bytes} bytes",
+            )
 
     def _mark_interrupted(self) -> int:
         with transaction(self.services.database) as session:
@@ -429,6 +467,14 @@ class CleanupController:
             raise UnsupportedOperationError(
                 EXTERNAL_GC_INSTRUCTIONS, error_code="EXTERNAL_REGISTRY"
             )
+
+
+def _run_actor(session: Session, run_id: int) -> str:
+    """Return who started a run: the account name, or ``schedule:NAME`` for a schedule."""
+    run = store.get_run(session, run_id)
+    if run is None:
+        return "unknown"
+    return run.triggered_by.removeprefix("account:")
 
 
 def cleanup_of(request: Request) -> CleanupController:

@@ -12,13 +12,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from nerve_registry.api.middleware import printable_path
 from nerve_registry.domain.references import shown_value
-from nerve_registry.errors import NerveRegistryError
+from nerve_registry.errors import CredentialsRequiredError, NerveRegistryError
 
 logger = logging.getLogger(__name__)
 
 # Fields whose rejected values are never repeated in a message or a log line.
-SECRET_FIELDS = frozenset({"secret", "password"})
+SECRET_FIELDS = frozenset({"secret", "password", "refresh_token", "token"})
+
+# The token endpoint also sends errors in the Docker registry form
+# {"errors": [{"code", "message"}]}, which Docker registry client libraries parse.
+TOKEN_ENDPOINT_PATH = "/auth/token"  # noqa: S105 - a URL path, not a password
+_DOCKER_ERROR_CODES = {
+    401: "UNAUTHORIZED",
+    403: "DENIED",
+    429: "TOOMANYREQUESTS",
+    503: "UNAVAILABLE",
+}
 
 _HTTP_ERROR_CODES = {
     400: "INVALID_REQUEST",
@@ -31,13 +42,18 @@ _HTTP_ERROR_CODES = {
 
 
 def error_response(
-    status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    error_code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    docker_form: bool = False,
 ) -> JSONResponse:
-    return JSONResponse(
-        status_code=status,
-        content={"errorCode": error_code, "message": message},
-        headers=headers,
-    )
+    content: dict[str, object] = {"errorCode": error_code, "message": message}
+    if docker_form:
+        code = _DOCKER_ERROR_CODES.get(status, "UNKNOWN")
+        content["errors"] = [{"code": code, "message": message}]
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -48,16 +64,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 async def _handle_domain_error(request: Request, error: NerveRegistryError) -> JSONResponse:
+    path = printable_path(request.url.path)
     if error.status_code >= 500:
-        logger.error("%s %s failed: %s", request.method, request.url.path, error.message)
+        logger.error("%s %s failed: %s", request.method, path, error.message)
     else:
-        logger.info("%s %s rejected: %s", request.method, request.url.path, error.error_code)
+        logger.info("%s %s rejected: %s", request.method, path, error.error_code)
 
-    headers = None
-    retry_after = getattr(error, "retry_after", None)
-    if isinstance(retry_after, int):
-        headers = {"Retry-After": str(retry_after)}
-    return error_response(error.status_code, error.error_code, error.message, headers)
+    headers: dict[str, str] = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, CredentialsRequiredError):
+        headers["WWW-Authenticate"] = 'Basic realm="nerve-registry", charset="UTF-8"'
+    return error_response(
+        error.status_code,
+        error.error_code,
+        error.message,
+        headers or None,
+        docker_form=request.url.path == TOKEN_ENDPOINT_PATH,
+    )
 
 
 async def _handle_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -70,26 +94,35 @@ async def _handle_validation_error(request: Request, error: RequestValidationErr
         )
     else:
         message = describe_validation_errors(error.errors())
-    logger.info("%s %s rejected: %s", request.method, request.url.path, message)
-    return error_response(400, "INVALID_REQUEST", message)
+    logger.info("%s %s rejected: %s", request.method, printable_path(request.url.path), message)
+    return error_response(
+        400, "INVALID_REQUEST", message, docker_form=request.url.path == TOKEN_ENDPOINT_PATH
+    )
 
 
 async def _handle_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_ERROR_CODES.get(error.status_code, "HTTP_ERROR")
     message = error.detail if isinstance(error.detail, str) else "The request failed."
+    path = printable_path(request.url.path)
     if error.status_code == 400:
         # FastAPI raises this when the body cannot be read as text, e.g. invalid UTF-8.
         message = "The request body is not valid JSON: it could not be decoded as UTF-8."
-        logger.info("%s %s rejected: %s", request.method, request.url.path, message)
+        logger.info("%s %s rejected: %s", request.method, path, message)
     elif error.status_code == 404:
-        message = f"No endpoint {request.method} {request.url.path}; see /docs for the API."
+        message = f"No endpoint {request.method} {path}; see /docs for the API."
     elif error.status_code == 405:
-        message = f"Method {request.method} is not allowed on {request.url.path}."
-    return error_response(error.status_code, code, message, dict(error.headers or {}))
+        message = f"Method {request.method} is not allowed on {path}."
+    return error_response(
+        error.status_code,
+        code,
+        message,
+        dict(error.headers or {}),
+        docker_form=request.url.path == TOKEN_ENDPOINT_PATH,
+    )
 
 
 async def _handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    logger.exception("Unexpected error on %s %s", request.method, request.url.path)
+    logger.exception("Unexpected error on %s %s", request.method, printable_path(request.url.path))
     return error_response(
         500, "INTERNAL_ERROR", "The service failed unexpectedly; the service log has the details."
     )

@@ -10,6 +10,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("nerve_registry.access")
 
+# Characters of a request path shown in a log line or message; the rest is cut.
+MAX_SHOWN_PATH_LENGTH = 200
+
+
+def printable_path(path: str) -> str:
+    """Return ``path`` safe for one log line: control characters escaped, at most 200 characters.
+
+    The ASGI path is percent-decoded, so a request for ``/%0a...`` would
+    otherwise start a new, forged log line.
+    """
+    if len(path) > MAX_SHOWN_PATH_LENGTH:
+        path = path[:MAX_SHOWN_PATH_LENGTH] + "..."
+    if path.isprintable():
+        return path
+    return "".join(
+        character if character.isprintable() else character.encode("unicode_escape").decode()
+        for character in path
+    )
+
 
 class BodySizeLimit:
     """Reject request bodies larger than ``max_bytes`` with 413 before the route reads them.
@@ -129,7 +148,7 @@ class AccessLog:
             logger.info(
                 "%s %s %d %.1fms %s",
                 scope["method"],
-                scope["path"],
+                printable_path(scope["path"]),
                 status,
                 (time.perf_counter() - started) * 1000,
                 client[0] if client else "-",

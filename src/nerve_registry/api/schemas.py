@@ -38,6 +38,19 @@ class LoginResponse(ApiModel):
     )
 
 
+class TokenResponse(ApiModel):
+    """A registry token in the form Docker clients (``token``) and OAuth 2 clients read."""
+
+    token: str
+    access_token: str
+    expires_in: int = Field(description="Seconds until the token expires.")
+    issued_at: str = Field(description="RFC 3339 issue time.")
+    scope: str = Field(
+        description="The granted scopes separated by spaces; a requested scope the account "
+        "may not use is missing here and in the token."
+    )
+
+
 class VersionResponse(ApiModel):
     current_version: str = Field(alias="currentVersion")
 
@@ -119,3 +132,40 @@ class DeleteTagResponse(ApiModel):
     tag: str
     digest: str
     deleted: bool
+
+
+class ShareRequest(ApiModel):
+    account: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    pattern: Annotated[StrictStr, Field(min_length=1, max_length=512)] = Field(
+        description="'team/app', 'team/*' (everything under team/) or '*' (every repository)."
+    )
+
+
+class ShareEntry(ApiModel):
+    id: int
+    account: str
+    pattern: str
+    created_at: str = Field(alias="createdAt", description="RFC 3339 creation time.")
+    created_by: str = Field(alias="createdBy")
+
+
+class SharesResponse(ApiModel):
+    shares: list[ShareEntry]
+
+
+class AuditEventEntry(ApiModel):
+    id: int
+    time: str = Field(description="RFC 3339 time of the event, UTC.")
+    actor: str = Field(description="Account name, or 'local:OS_USER' for host commands.")
+    action: str = Field(examples=["tag.delete", "login.failure", "token.grant"])
+    target: str
+    digest: str | None
+    client_address: str | None = Field(alias="clientAddress")
+    detail: str
+
+
+class AuditResponse(ApiModel):
+    events: list[AuditEventEntry] = Field(description="Newest first.")
+    next: int | None = Field(
+        description="Value for 'before' to get the next, older page; null on the last page."
+    )

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from nerve_registry.config import Settings
 from nerve_registry.distribution.client import RegistryClient
 from nerve_registry.domain.configs import ConfigCache
+from nerve_registry.security.keys import SigningKey
+from nerve_registry.security.throttle import LoginThrottle, ThrottlePolicy
 from nerve_registry.store.sessions import SessionPolicy
 
 if TYPE_CHECKING:
@@ -44,6 +46,9 @@ class Services:
     session_policy: SessionPolicy
     supervisor: RegistrySupervisor | None
     maintenance: Maintenance = field(default_factory=Maintenance)
+    # Signs the tokens of the token endpoint; None only where no endpoint issues tokens.
+    signing_key: SigningKey | None = None
+    login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(ThrottlePolicy()))
 
 
 def services_of(request: Request) -> Services:

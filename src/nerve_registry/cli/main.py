@@ -18,6 +18,7 @@ from nerve_registry import __version__
 
 # Subcommand name -> "module:attribute" of its click command.
 COMMANDS = {
+    "audit": "nerve_registry.cli.audit:audit",
     "gc": "nerve_registry.cli.cleanup:gc",
     "images": "nerve_registry.cli.images:images",
     "maintenance": "nerve_registry.cli.cleanup:maintenance",
@@ -27,6 +28,7 @@ COMMANDS = {
     "runs": "nerve_registry.cli.cleanup:runs",
     "schedule": "nerve_registry.cli.policies:schedule",
     "serve": "nerve_registry.cli.serve:serve",
+    "share": "nerve_registry.cli.shares:share",
     "status": "nerve_registry.cli.images:status",
     "tags": "nerve_registry.cli.images:tags",
     "untagged": "nerve_registry.cli.cleanup:untagged",
@@ -57,20 +59,10 @@ class LazyGroup(click.Group):
 
 
 EPILOG = """\b
-Every command except serve and user connects to the MS named by --ms-url
-or MS_URL and logs in as --user or MS_USR with the password from MS_PSW,
---password-stdin or a prompt. serve and user open the state directly.
-
-\b
-Exit status: 0 on success, 1 when an operation fails or a checked image is
-not available, 2 on usage errors.
-"""
-
-
-EPILOG = """\b
-Every command except serve and user connects to the MS named by --ms-url
-or MS_URL and logs in as --user or MS_USR with the password from MS_PSW,
---password-stdin or a prompt. serve and user open the state directly.
+Every command except serve, user and share connects to the MS named by
+--ms-url or MS_URL and logs in as --user or MS_USR with the password from
+MS_PSW, --password-stdin or a prompt. serve, user and share open the state
+directly.
 
 \b
 Exit status: 0 on success, 1 when an operation fails or a checked image is

@@ -7,14 +7,22 @@ import logging
 import os
 import shutil
 import socket
+import ssl
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import click
 
 from nerve_registry.cli.errors import OperationFailed, exits_on_errors
 from nerve_registry.cli.options import state_options
-from nerve_registry.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGISTRY_PORT, Settings
+from nerve_registry.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_REGISTRY_PORT,
+    WILDCARD_HOSTS,
+    Settings,
+)
 from nerve_registry.embedded.leftover import stop_leftover_registries
 from nerve_registry.embedded.registry_config import registry_config_path
 from nerve_registry.store.database import (
@@ -45,7 +53,14 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     type=click.IntRange(1, 65535),
     default=DEFAULT_REGISTRY_PORT,
     show_default=True,
-    help="Port of the embedded registry, which listens on 127.0.0.1 only.",
+    help="Port of the embedded registry.",
+)
+@click.option(
+    "--registry-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the embedded registry listens on. Use 0.0.0.0 to let Docker clients on "
+    "other hosts push and pull; they then need TLS (--registry-tls).",
 )
 @click.option(
     "--registry-url",
@@ -67,6 +82,76 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     default=Settings.session_lifetime,
     show_default=True,
     help="Seconds after login at which a session ends, however active.",
+)
+@click.option(
+    "--public-url",
+    envvar="NERVE_PUBLIC_URL",
+    default=None,
+    help="Base URL under which clients reach this service, e.g. https://ms.example:8443. "
+    "The registry sends Docker clients to PUBLIC_URL/auth/token for tokens. Default: built "
+    "from --host, --port and whether TLS is on.  [env: NERVE_PUBLIC_URL]",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM certificate (with its chain) to serve HTTPS; needs --tls-key.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PEM private key of --tls-cert.",
+)
+@click.option(
+    "--registry-tls",
+    is_flag=True,
+    help="Serve the embedded registry over HTTPS with --tls-cert and --tls-key as well.",
+)
+@click.option(
+    "--token-lifetime",
+    type=click.IntRange(10, 24 * 60 * 60),
+    default=Settings.token_lifetime,
+    show_default=True,
+    help="Seconds a registry token from /auth/token stays valid.",
+)
+@click.option(
+    "--login-max-failures",
+    type=click.IntRange(1),
+    default=Settings.login_max_failures,
+    show_default=True,
+    help="Failed logins for one account name within --login-failure-window before the "
+    "name is locked out.",
+)
+@click.option(
+    "--login-max-failures-per-address",
+    type=click.IntRange(1),
+    default=Settings.login_max_failures_per_address,
+    show_default=True,
+    help="Failed logins from one client address within --login-failure-window before the "
+    "address is locked out.",
+)
+@click.option(
+    "--login-failure-window",
+    type=click.IntRange(1),
+    default=Settings.login_failure_window,
+    show_default=True,
+    help="Seconds over which failed logins are counted.",
+)
+@click.option(
+    "--login-lockout",
+    type=click.IntRange(1),
+    default=Settings.login_lockout,
+    show_default=True,
+    help="Seconds a locked-out account name or address is rejected with 429.",
+)
+@click.option(
+    "--login-failure-delay",
+    type=click.FloatRange(0, 10),
+    default=Settings.login_failure_delay,
+    show_default=True,
+    help="Seconds by which the second failed login in a row is delayed; the delay doubles "
+    "with each further failure, up to 10 s. 0 turns the delay off.",
 )
 @click.option(
     "--registry-concurrency",
@@ -91,8 +176,19 @@ def serve(
     port: int,
     registry_port: int,
     registry_url: str | None,
+    registry_host: str,
     session_idle_timeout: int,
     session_lifetime: int,
+    public_url: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    registry_tls: bool,
+    token_lifetime: int,
+    login_max_failures: int,
+    login_max_failures_per_address: int,
+    login_failure_window: int,
+    login_lockout: int,
+    login_failure_delay: float,
     registry_concurrency: int,
     log_level: str,
 ) -> None:
@@ -100,8 +196,10 @@ def serve(
 
     By default the service starts and supervises its own docker-registry
     process on 127.0.0.1:REGISTRY_PORT, with storage and state under
-    --data-dir. On the first start it creates the account 'admin' with a
-    random password, prints the password once and writes it to
+    --data-dir. The registry accepts only tokens that this service signs
+    (key in DATA_DIR/keys), which Docker clients get from /auth/token with an
+    MS account. On the first start the service creates the account 'admin'
+    with a random password, prints the password once and writes it to
     DATA_DIR/initial-admin-password.
     """
     import uvicorn
@@ -115,13 +213,26 @@ def serve(
         port=port,
         registry_port=registry_port,
         registry_url=registry_url,
+        registry_host=registry_host,
         database_url=database_url,
         session_idle_timeout=session_idle_timeout,
         session_lifetime=session_lifetime,
+        public_url=public_url,
+        tls_cert=tls_cert.resolve() if tls_cert else None,
+        tls_key=tls_key.resolve() if tls_key else None,
+        registry_tls=registry_tls,
+        token_lifetime=token_lifetime,
+        login_max_failures=login_max_failures,
+        login_max_failures_per_address=login_max_failures_per_address,
+        login_failure_window=login_failure_window,
+        login_lockout=login_lockout,
+        login_failure_delay=login_failure_delay,
         registry_concurrency=registry_concurrency,
         log_level=log_level.upper(),
     )
 
+    check_tls_options(settings)
+    check_public_url(settings.public_url)
     lock = check_can_start(settings)
     create_initial_admin(settings)
 
@@ -133,8 +244,18 @@ def serve(
         access_log=False,
         lifespan="on",
         server_header=False,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
-    logger.info("Serving the MS API on http://%s:%d", settings.host, settings.port)
+    scheme = "https" if settings.tls else "http"
+    logger.info(
+        "Serving the MS API on %s://%s:%d; registry token realm %s",
+        scheme,
+        settings.host,
+        settings.port,
+        settings.token_realm,
+    )
+    warn_about_reachability(settings)
     try:
         uvicorn.Server(config).run()
     finally:
@@ -159,10 +280,62 @@ def lock_data_dir(data_dir: Path) -> TextIO:
     return lock_file
 
 
+def warn_about_reachability(settings: Settings) -> None:
+    """Log the settings that commonly keep Docker clients on other hosts from logging in."""
+    if settings.public_url is None and settings.host in WILDCARD_HOSTS:
+        logger.warning(
+            "No --public-url is set, so the registry sends Docker clients to %s for tokens. "
+            "Set --public-url if clients reach this host under another name.",
+            settings.token_realm,
+        )
+
+    loopback = settings.registry_host in ("127.0.0.1", "localhost", "::1")
+    if settings.embedded and not loopback and not settings.registry_tls:
+        logger.warning(
+            "The registry listens on %s without TLS; Docker clients on other hosts accept "
+            "it only when it is listed in their insecure-registries. Consider --registry-tls.",
+            settings.registry_host,
+        )
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def check_tls_options(settings: Settings) -> None:
+    """Fail unless certificate and key come together, load, and belong to each other."""
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key must be given together.")
+
+    if settings.registry_tls and settings.tls_cert is None:
+        raise click.UsageError("--registry-tls needs --tls-cert and --tls-key.")
+
+    if settings.tls_cert is None or settings.tls_key is None:
+        return
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (ssl.SSLError, OSError) as error:
+        raise OperationFailed(
+            f"Cannot use the certificate {settings.tls_cert} with the key {settings.tls_key}: "
+            f"{error}. Both must be PEM files, the key unencrypted and matching the certificate."
+        ) from error
+
+
+def check_public_url(public_url: str | None) -> None:
+    if public_url is None:
+        return
+
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise click.BadParameter(
+            f"{public_url!r} is not an http or https URL without query and fragment, "
+            "such as https://ms.example:8443.",
+            param_hint="--public-url",
+        )
 
 
 def check_can_start(settings: Settings) -> TextIO:
@@ -190,13 +363,14 @@ def check_can_start(settings: Settings) -> TextIO:
                 "docker-registry, or pass --registry-url to use an existing registry."
             )
         stop_leftover_registries(registry_config_path(settings))
-        ensure_port_free("127.0.0.1", settings.registry_port, "--registry-port")
+        ensure_port_free(settings.registry_host, settings.registry_port, "--registry-port")
 
     return lock
 
 
 def ensure_port_free(host: str, port: int, option: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))

@@ -10,22 +10,30 @@ Retry policy, for idempotent requests (GET and HEAD) only:
     what happened                           what the client does
     connect error, read timeout, reset      retry after 0.2 s, then 0.5 s, then fail with 503
     status 429, 502, 503, 504               retry after 0.2 s, then 0.5 s, then return it
-    status 401 with a Bearer challenge      fetch a token for that scope once and repeat once
+    status 401 with a Bearer challenge      fetch a new token for the challenge's scope, repeat once
     any other status                        return it; the caller decides what it means
 
 Requests that change state (PUT, POST, DELETE, PATCH) are never repeated,
-because the first attempt may have taken effect.
+because the first attempt may have taken effect. A 401 is the exception: the
+registry rejected the request before acting on it.
+
+With a token provider, every request carries a token for the scope it needs
+(``auth.scope_for_request``). The provider caches tokens per scope, because
+one token cannot serve every request once scopes differ.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Mapping
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
+from nerve_registry.distribution.auth import parse_bearer_challenge, scope_for_request
 from nerve_registry.errors import RegistryError, RegistryUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -36,10 +44,17 @@ RETRY_DELAYS = (0.2, 0.5)
 
 
 class TokenProvider(Protocol):
-    """Source of bearer tokens for a registry that responds with 401 and a Bearer challenge."""
+    """Source of registry bearer tokens, each valid for one scope string."""
 
-    async def token_for(self, challenge: str) -> str:
-        """Return a token for the realm, service and scope that ``challenge`` names."""
+    async def token_for(self, scope: str) -> str:
+        """Return a token that grants ``scope`` ("" for a token without access).
+
+        The provider may return a cached token that is still valid.
+        """
+        ...
+
+    def discard(self, scope: str) -> None:
+        """Forget the cached token for ``scope``, after the registry rejected it."""
         ...
 
 
@@ -59,12 +74,11 @@ class RegistryClient:
         read_timeout: float = 30.0,
         max_connections: int = 32,
         tokens: TokenProvider | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._tokens = tokens
-        self._token: str | None = None
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -96,11 +110,24 @@ class RegistryClient:
         method = method.upper()
         request_headers = dict(headers or {})
 
+        scope = scope_for_request(method, path)
+        if self._tokens is not None:
+            token = await self._tokens.token_for(scope)
+            request_headers["Authorization"] = f"Bearer {token}"
+
         response = await self._send_with_retries(method, path, params, request_headers, content)
 
-        challenge = response.headers.get("www-authenticate", "")
-        if response.status_code == 401 and self._tokens and challenge.lower().startswith("bearer"):
-            self._token = await self._tokens.token_for(challenge)
+        challenge = parse_bearer_challenge(response.headers.get("www-authenticate", ""))
+        if response.status_code == 401 and self._tokens is not None and challenge is not None:
+            logger.info(
+                "Registry rejected the token for %s %s, fetching one for scope %r",
+                method,
+                urlsplit(path).path,
+                challenge.scope,
+            )
+            self._tokens.discard(scope)
+            token = await self._tokens.token_for(challenge.scope)
+            request_headers["Authorization"] = f"Bearer {token}"
             response = await self._send_with_retries(method, path, params, request_headers, content)
 
         return response
@@ -150,9 +177,6 @@ class RegistryClient:
         headers: dict[str, str],
         content: bytes | None,
     ) -> httpx.Response:
-        if self._token:
-            headers = {**headers, "Authorization": f"Bearer {self._token}"}
-
         response = await self._http.request(
             method, path, params=params, headers=headers, content=content
         )

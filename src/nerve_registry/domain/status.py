@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nerve_registry.distribution import blobs, manifests, tags
@@ -44,6 +45,7 @@ class _Check:
 
     client: RegistryClient
     limiter: Limiter
+    can_see: Callable[[str], bool]
     blob_lookups: dict[tuple[str, str], asyncio.Task[int | None]] = field(default_factory=dict)
 
     def blob_present(self, repository: str, digest: str) -> asyncio.Task[int | None]:
@@ -59,15 +61,21 @@ class _Check:
 
 
 async def check_images(
-    client: RegistryClient, references: list[object], *, concurrency: int
+    client: RegistryClient,
+    references: list[object],
+    *,
+    concurrency: int,
+    can_see: Callable[[str], bool] | None = None,
 ) -> list[ImageStatus]:
     """Check each reference and return one status per item, in request order.
 
     A reference that does not parse is ``invalid``; one the registry does not
     know is ``missing``; a manifest with any absent blob or child manifest is
     ``incomplete``; otherwise ``available``. Registry failures propagate.
+    A repository for which ``can_see`` returns false is reported ``missing``
+    without a registry call, with the message of an unknown image.
     """
-    check = _Check(client=client, limiter=Limiter(concurrency))
+    check = _Check(client=client, limiter=Limiter(concurrency), can_see=can_see or _everything)
     try:
         return list(
             await asyncio.gather(
@@ -84,6 +92,10 @@ async def _check_one(check: _Check, index: int, item: object) -> ImageStatus:
         reference = parse_reference(item, field=f"images[{index}]")
     except InvalidReferenceError as error:
         return ImageStatus(item, ImageState.INVALID, None, error.message)
+
+    if not check.can_see(reference.repository):
+        message = f"Image '{reference.repository}' not found in the registry."
+        return ImageStatus(item, ImageState.MISSING, None, message)
 
     manifest = await check.limiter.run(
         lambda: manifests.get_manifest(check.client, reference.repository, reference.reference)
@@ -159,6 +171,10 @@ async def _missing_message(check: _Check, reference: ImageReference) -> str:
         return f"Manifest {reference.digest} not found in image '{reference.repository}'."
 
     return f"Tag '{reference.tag}' not found in image '{reference.repository}'."
+
+
+def _everything(_repository: str) -> bool:
+    return True
 
 
 def _blob_kind(manifest: Manifest, blob: Descriptor) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import ssl
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -63,14 +64,7 @@ def build_registry_config(
         "version": 0.1,
         "log": {"level": "info", "formatter": "text"},
         "storage": _storage_section(settings, read_only=read_only),
-        "http": {
-            "addr": f"127.0.0.1:{settings.registry_port}",
-            "secret": load_or_create_http_secret(settings.registry_dir),
-            # On SIGTERM, Distribution 2.8 finishes requests in flight for up to this
-            # long and exits with status 0. Without it, SIGTERM ends the process at once.
-            "draintimeout": DRAIN_TIMEOUT,
-            "headers": {"X-Content-Type-Options": ["nosniff"]},
-        },
+        "http": _http_section(settings),
         "catalog": {"maxentries": 1000},
         # Once the storage driver check fails `threshold` times in a row, the
         # registry returns 503 for every request until the check passes again.
@@ -83,6 +77,47 @@ def build_registry_config(
         config["auth"] = auth
 
     return config
+
+
+def _http_section(settings: Settings) -> dict[str, Any]:
+    host = settings.registry_host
+    address = f"[{host}]" if ":" in host else host
+    section: dict[str, Any] = {
+        "addr": f"{address}:{settings.registry_port}",
+        "secret": load_or_create_http_secret(settings.registry_dir),
+        # On SIGTERM, Distribution 2.8 finishes requests in flight for up to this
+        # long and exits with status 0. Without it, SIGTERM ends the process at once.
+        "draintimeout": DRAIN_TIMEOUT,
+        "headers": {"X-Content-Type-Options": ["nosniff"]},
+    }
+
+    if settings.registry_tls:
+        if settings.tls_cert is None or settings.tls_key is None:
+            raise ValueError("registry_tls needs tls_cert and tls_key")
+        section["tls"] = {
+            "certificate": str(settings.tls_cert),
+            "key": str(settings.tls_key),
+            "minimumtls": "tls1.2",
+        }
+
+    return section
+
+
+def loopback_tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """Return the TLS context for the service's own calls to its HTTPS registry; None for HTTP.
+
+    The certificate file is trusted as it is (a partial chain is enough), and
+    the host name is not checked: the service reaches the registry over
+    loopback, which a certificate for the public host name does not cover.
+    """
+    if not settings.registry_tls or settings.tls_cert is None:
+        return None
+
+    context = ssl.create_default_context(cafile=str(settings.tls_cert))
+    context.load_default_certs()
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    context.check_hostname = False
+    return context
 
 
 def _storage_section(settings: Settings, *, read_only: bool) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import signal
 import socket
 from collections import deque
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -19,6 +19,7 @@ from nerve_registry.config import Settings
 from nerve_registry.embedded.errors import EmbeddedRegistryError
 from nerve_registry.embedded.leftover import stop_leftover_registries
 from nerve_registry.embedded.registry_config import (
+    loopback_tls_context,
     registry_config_path,
     registry_storage_dir,
     write_registry_config,
@@ -55,7 +56,7 @@ _HEALTHY_STATUSES = frozenset({200, 401})
 
 
 class RegistrySupervisor:
-    """One supervised ``docker-registry serve CONFIG`` child process on 127.0.0.1.
+    """One supervised ``docker-registry serve CONFIG`` child process, on 127.0.0.1 by default.
 
     ``start()`` spawns the process and waits until it serves requests. A monitor
     task then restarts the process with exponential backoff whenever it exits on
@@ -69,8 +70,10 @@ class RegistrySupervisor:
     the next ``start()`` stops that leftover process before it binds the port.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, auth: dict[str, Any] | None = None) -> None:
+        """``auth`` becomes the ``auth`` section of the registry configuration (token auth)."""
         self._settings = settings
+        self._auth = auth
         self._read_only = False
         self._process: asyncio.subprocess.Process | None = None
         self._log_file: BinaryIO | None = None
@@ -84,7 +87,7 @@ class RegistrySupervisor:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._settings.registry_port}"
+        return self._settings.embedded_registry_url
 
     @property
     def running(self) -> bool:
@@ -244,29 +247,33 @@ class RegistrySupervisor:
         return path
 
     def _check_port_free(self) -> None:
-        """Raise unless 127.0.0.1:registry_port can be bound.
+        """Raise unless registry_host:registry_port can be bound.
 
         SO_REUSEADDR matches what the registry (a Go program) sets on its listener,
         so connections in TIME_WAIT from a previous run do not count as busy.
         """
         port = self._settings.registry_port
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        host = self._settings.registry_host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.bind(("127.0.0.1", port))
+                probe.bind((host, port))
             except OSError as error:
                 if error.errno != errno.EADDRINUSE:
                     raise EmbeddedRegistryError(
-                        f"Binding the registry port 127.0.0.1:{port} failed: {error.strerror}."
+                        f"Binding the registry port {host}:{port} failed: {error.strerror}."
                     ) from error
                 raise EmbeddedRegistryError(
-                    f"Port {port} on 127.0.0.1 is already in use, so the embedded registry "
+                    f"Port {port} on {host} is already in use, so the embedded registry "
                     "cannot listen on it. Stop the program that uses it or choose another "
                     "port with --registry-port."
                 ) from error
 
     async def _spawn(self, binary: str) -> None:
-        config_path = write_registry_config(self._settings, read_only=self._read_only)
+        config_path = write_registry_config(
+            self._settings, read_only=self._read_only, auth=self._auth
+        )
         self.storage_dir.mkdir(parents=True, exist_ok=True)
         self._settings.log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -390,7 +397,8 @@ class RegistrySupervisor:
     def _probe_client(self) -> httpx.AsyncClient:
         # trust_env=False keeps proxy variables such as HTTP_PROXY from routing the
         # loopback request through a proxy.
-        return httpx.AsyncClient(timeout=PROBE_TIMEOUT, trust_env=False)
+        verify = loopback_tls_context(self._settings) or True
+        return httpx.AsyncClient(timeout=PROBE_TIMEOUT, trust_env=False, verify=verify)
 
     def _set_healthy(self, healthy: bool) -> None:
         if healthy == self._healthy:

@@ -38,6 +38,11 @@ logger = logging.getLogger(__name__)
 SIGNING_ALGORITHM = "ES256"
 DEFAULT_LIFETIME_SECONDS = 300
 
+# The service name (token ``aud``, challenge ``service``) and the issuer (token
+# ``iss``) that the service's token endpoint and its embedded registry agree on.
+TOKEN_SERVICE = "nerve-registry"  # noqa: S105 - a service name, not a password
+TOKEN_ISSUER = "nerve-registry-ms"  # noqa: S105 - an issuer name, not a password
+
 
 @dataclass(frozen=True)
 class IssuedToken:

@@ -85,7 +85,7 @@ def create_schema(engine: Engine) -> None:
     changes a column needs a migration step of its own.
     """
     # Import the table modules so that their classes are registered on Base.
-    from nerve_registry.store import cleanup, sessions, users  # noqa: F401
+    from nerve_registry.store import audit, cleanup, sessions, shares, users  # noqa: F401
 
     Base.metadata.create_all(engine)
 

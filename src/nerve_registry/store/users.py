@@ -118,6 +118,55 @@ def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
+def count_admins(session: Session) -> int:
+    query = select(func.count()).select_from(User).where(User.role == Role.ADMIN.value)
+    return session.scalar(query) or 0
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every account, ordered by name."""
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def set_role(session: Session, name: str, role: Role) -> User:
+    """Give account ``name`` the role ``role``.
+
+    Raises AccountNotFoundError for an unknown name, and ConflictError (code
+    LAST_ADMIN) when this would leave no administrator.
+    """
+    user = get_user(session, name)
+    if user.is_admin and role != Role.ADMIN and count_admins(session) == 1:
+        raise ConflictError(
+            f"Account '{name}' is the only administrator, so it keeps the role 'admin'. "
+            "Give another account the role 'admin' first.",
+            error_code="LAST_ADMIN",
+        )
+
+    user.role = role.value
+    logger.info("Set the role of account %s to %s", name, role.value)
+    return user
+
+
+def delete_user(session: Session, name: str) -> User:
+    """Delete account ``name``; its sessions and shares go with it (foreign key cascade).
+
+    Raises AccountNotFoundError for an unknown name, and ConflictError (code
+    LAST_ADMIN) for the only administrator.
+    """
+    user = get_user(session, name)
+    if user.is_admin and count_admins(session) == 1:
+        raise ConflictError(
+            f"Account '{name}' is the only administrator and cannot be removed. "
+            "Give another account the role 'admin' first.",
+            error_code="LAST_ADMIN",
+        )
+
+    session.delete(user)
+    session.flush()
+    logger.info("Deleted account %s", name)
+    return user
+
+
 def authenticate(session: Session, name: str, password: str) -> User | None:
     """Return the account when the password matches, else None.
 

@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as FastAPIPath
 
 from nerve_registry.api import cleanup_records as records
 from nerve_registry.api.auth import AdminAccount
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/nerve/registry", tags=["cleanup"])
 
 MAX_RUNS = 1000
+# Largest id that SQLite and PostgreSQL bigint columns hold.
+MAX_ROW_ID = 2**63 - 1
 _PLAN_ID_RE = re.compile(r"[a-f0-9]{32}")
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -221,7 +224,12 @@ def list_runs(
     responses={**_ERRORS, **_NOT_FOUND},
     summary="Show one run with its progress and outcome",
 )
-def get_run(run_id: int, request: Request, account: AdminAccount) -> dict[str, Any]:
+def get_run(
+    run_id: Annotated[int, FastAPIPath(ge=1, le=MAX_ROW_ID)],
+    request: Request,
+    account: AdminAccount,
+) -> dict[str, Any]:
+    # Without the bound, an id above SQLite's 64-bit integers fails in the database (500).
     return _run_document(request, run_id)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
-from nerve_registry.api.auth import CurrentAccount
+from nerve_registry.api.auth import Account, CurrentAccount
+from nerve_registry.api.credentials import client_address
 from nerve_registry.api.maintenance import ensure_writable
 from nerve_registry.api.schemas import (
     CheckStatusRequest,
@@ -22,10 +24,13 @@ from nerve_registry.api.schemas import (
     StatusEntry,
     TagEntry,
 )
-from nerve_registry.api.state import services_of
+from nerve_registry.api.state import Services, services_of
 from nerve_registry.domain import deletion, images, status, tag_details
 from nerve_registry.domain.configs import format_timestamp
 from nerve_registry.domain.references import validate_repository, validate_tag
+from nerve_registry.errors import ImageNotFoundError, PermissionDeniedError
+from nerve_registry.store.audit import AuditAction, record_event
+from nerve_registry.store.database import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +38,10 @@ router = APIRouter(prefix="/nerve/registry", tags=["registry"])
 
 _COMMON_ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "Invalid input; the message names the field."},
-    403: {"model": ErrorBody, "description": "No valid session."},
+    403: {
+        "model": ErrorBody,
+        "description": "No valid session, or the account may not do this to the image.",
+    },
     502: {
         "model": ErrorBody,
         "description": "The registry returned a response its protocol does not allow.",
@@ -41,7 +49,10 @@ _COMMON_ERRORS: dict[int | str, dict[str, object]] = {
     503: {"model": ErrorBody, "description": "The registry is unreachable or unhealthy."},
 }
 _NOT_FOUND: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "Unknown image or tag."},
+    404: {
+        "model": ErrorBody,
+        "description": "Unknown image or tag, or an image the account may not see.",
+    },
 }
 
 
@@ -50,7 +61,7 @@ _NOT_FOUND: dict[int | str, dict[str, object]] = {
     response_model=ImagesResponse,
     response_model_by_alias=True,
     responses=_COMMON_ERRORS,
-    summary="List images with their tag counts, page by page",
+    summary="List the images the account may see, with their tag counts, page by page",
 )
 async def list_images(
     body: ImagesRequest, request: Request, account: CurrentAccount
@@ -63,6 +74,7 @@ async def list_images(
         last=last,
         limit=body.limit,
         concurrency=services.settings.registry_concurrency,
+        selection=account.policy.catalog_selection(),
     )
     return ImagesResponse(
         images=[ImageEntry(name=image.name, tagCount=image.tag_count) for image in page.images],
@@ -82,6 +94,7 @@ async def image_tags(
 ) -> ImageTagsResponse:
     services = services_of(request)
     repository = validate_repository(body.image, "image")
+    _require_visible(account, repository)
 
     details = await tag_details.describe_tags(
         services.registry,
@@ -121,6 +134,7 @@ async def check_images_status(
         services.registry,
         list(body.images),
         concurrency=services.settings.registry_concurrency,
+        can_see=account.policy.can_pull,
     )
     return CheckStatusResponse(
         images=[
@@ -148,6 +162,12 @@ async def delete_image_tag(
     services = services_of(request)
     repository = validate_repository(body.image, "image")
     tag = validate_tag(body.tag, "tag")
+    _require_visible(account, repository)
+    if not account.policy.can_delete(repository):
+        raise PermissionDeniedError(
+            f"Account '{account.name}' may pull image '{repository}' but not delete its tags. "
+            f"Accounts with the role 'user' delete only under '{account.name}/'."
+        )
     ensure_writable(services)
 
     result = await deletion.delete_tag(
@@ -157,4 +177,27 @@ async def delete_image_tag(
         concurrency=services.settings.registry_concurrency,
     )
     logger.info("Account %s deleted tag %s:%s (%s)", account.name, repository, tag, result.digest)
+    await run_in_threadpool(
+        _audit_deletion, services, account, f"{repository}:{tag}", result.digest, request
+    )
     return DeleteTagResponse(image=repository, tag=tag, digest=result.digest, deleted=True)
+
+
+def _require_visible(account: Account, repository: str) -> None:
+    """Raise ImageNotFoundError for an image the account may not pull, as for an unknown one."""
+    if not account.policy.can_pull(repository):
+        raise ImageNotFoundError(f"Image '{repository}' not found in the registry.")
+
+
+def _audit_deletion(
+    services: Services, account: Account, target: str, digest: str, request: Request
+) -> None:
+    with transaction(services.database) as session:
+        record_event(
+            session,
+            AuditAction.TAG_DELETE,
+            actor=account.name,
+            target=target,
+            digest=digest,
+            client_address=client_address(request),
+        )

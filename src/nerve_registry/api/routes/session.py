@@ -6,21 +6,33 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from nerve_registry import __version__
+from nerve_registry.api.credentials import (
+    VerifiedAccount,
+    client_address,
+    validate_identity,
+    verify_password,
+)
 from nerve_registry.api.schemas import ErrorBody, LoginRequest, LoginResponse, VersionResponse
-from nerve_registry.api.state import services_of
+from nerve_registry.api.state import Services, services_of
 from nerve_registry.domain.configs import format_timestamp
 from nerve_registry.errors import AuthenticationError
 from nerve_registry.store.database import transaction, utcnow
-from nerve_registry.store.sessions import close_session, open_session
-from nerve_registry.store.users import authenticate
+from nerve_registry.store.sessions import close_session, open_session, purge_expired
+from nerve_registry.store.users import find_user
 
 router = APIRouter(tags=["session"])
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "Invalid request body."},
     403: {"model": ErrorBody, "description": "Invalid account name or password."},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many failed logins for the account name or the client address; "
+        "the Retry-After header gives the seconds to wait.",
+    },
 }
 
 
@@ -30,29 +42,49 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     responses=_ERRORS,
     summary="Log in and receive a session id in the 'sessionId' response header",
 )
-def login(body: LoginRequest, request: Request, response: Response) -> LoginResponse:
+async def login(body: LoginRequest, request: Request, response: Response) -> LoginResponse:
     services = services_of(request)
-    client_address = request.client.host if request.client else None
-    now = utcnow()
+    identity = validate_identity(body.identity, "identity")
+    address = client_address(request)
 
+    account = await verify_password(
+        services,
+        identity,
+        body.secret,
+        address=address,
+        channel="/auth/login",
+        rejection=lambda: AuthenticationError(
+            "Invalid account name or password.", error_code="INVALID_CREDENTIALS"
+        ),
+    )
+    session_id, result = await run_in_threadpool(_open_session, services, account, address)
+
+    response.headers["sessionId"] = session_id
+    return result
+
+
+def _open_session(
+    services: Services, account: VerifiedAccount, address: str | None
+) -> tuple[str, LoginResponse]:
+    """Open a session for the verified account, first deleting sessions that have ended."""
+    now = utcnow()
     with transaction(services.database) as session:
-        user = authenticate(session, body.identity, body.secret)
+        purge_expired(session, now=now, policy=services.session_policy)
+        user = find_user(session, account.name)
         if user is None:
+            # Removed between the password check and now.
             raise AuthenticationError(
                 "Invalid account name or password.", error_code="INVALID_CREDENTIALS"
             )
         session_id = open_session(
-            session, user, now=now, policy=services.session_policy, client_address=client_address
-        )
-        result = LoginResponse(
-            username=user.name,
-            role=user.role,
-            expiresAt=format_timestamp(now + timedelta(seconds=services.session_policy.lifetime))
-            or "",
+            session, user, now=now, policy=services.session_policy, client_address=address
         )
 
-    response.headers["sessionId"] = session_id
-    return result
+    expires_at = now + timedelta(seconds=services.session_policy.lifetime)
+    result = LoginResponse(
+        username=account.name, role=account.role, expiresAt=format_timestamp(expires_at) or ""
+    )
+    return session_id, result
 
 
 @router.get(
