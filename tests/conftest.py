@@ -64,3 +64,10 @@ def repository(request: pytest.FixtureRequest) -> str:
     """A repository name that no other test uses, derived from the test's name."""
     name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
     return f"tests/{name[:80]}"
+
+
+@pytest.fixture
+def fresh_service(tmp_path: Path) -> Iterator[RunningService]:
+    """A service of the test's own, for tests that change global state (policies, gc, runs)."""
+    with running_service(tmp_path / "service") as running:
+        yield running

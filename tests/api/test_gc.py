@@ -40,12 +40,6 @@ exec {binary} "$@"
 
 
 @pytest.fixture
-def fresh_service(tmp_path: Path) -> Iterator[RunningService]:
-    with running_service(tmp_path / "service") as running:
-        yield running
-
-
-@pytest.fixture
 def admin(fresh_service: RunningService) -> Iterator[ApiSession]:
     session = fresh_service.api()
     yield session
@@ -189,7 +183,8 @@ def test_untagged_keeps_children_of_tagged_index(
     assert cleanup_plan["entries"] == []
 
 
-def test_push_during_gc_fails_then_works(tmp_path: Path, oci_layout: Path) -> None:
+def _gated_registry(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """Put GATED_REGISTRY first on PATH; return the gate directory and the environment."""
     gate = tmp_path / "gate"
     gate.mkdir()
     wrapper_dir = tmp_path / "bin"
@@ -197,7 +192,11 @@ def test_push_during_gc_fails_then_works(tmp_path: Path, oci_layout: Path) -> No
     wrapper = wrapper_dir / "docker-registry"
     wrapper.write_text(GATED_REGISTRY.format(binary="/usr/bin/docker-registry"))
     wrapper.chmod(0o755)
-    env = {"PATH": f"{wrapper_dir}:{os.environ['PATH']}", "GATE_DIR": str(gate)}
+    return gate, {"PATH": f"{wrapper_dir}:{os.environ['PATH']}", "GATE_DIR": str(gate)}
+
+
+def test_push_during_gc_fails_then_works(tmp_path: Path, oci_layout: Path) -> None:
+    gate, env = _gated_registry(tmp_path)
 
     with running_service(tmp_path / "service", env=env) as service:
         api = service.api()
@@ -227,14 +226,7 @@ def test_push_during_gc_fails_then_works(tmp_path: Path, oci_layout: Path) -> No
 
 
 def test_gc_while_running_is_rejected(tmp_path: Path, oci_layout: Path) -> None:
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    wrapper_dir = tmp_path / "bin"
-    wrapper_dir.mkdir()
-    wrapper = wrapper_dir / "docker-registry"
-    wrapper.write_text(GATED_REGISTRY.format(binary="/usr/bin/docker-registry"))
-    wrapper.chmod(0o755)
-    env = {"PATH": f"{wrapper_dir}:{os.environ['PATH']}", "GATE_DIR": str(gate)}
+    gate, env = _gated_registry(tmp_path)
 
     with running_service(tmp_path / "service", env=env) as service:
         api = service.api()

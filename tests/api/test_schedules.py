@@ -11,15 +11,9 @@ import pytest
 
 from tests.support import oci
 from tests.support.cleanup import put_policy, wait_for_run
-from tests.support.service import ApiSession, RunningService, running_service
+from tests.support.service import ApiSession, RunningService
 
 BASE = "/nerve/registry"
-
-
-@pytest.fixture
-def fresh_service(tmp_path: Path) -> Iterator[RunningService]:
-    with running_service(tmp_path / "service") as running:
-        yield running
 
 
 @pytest.fixture

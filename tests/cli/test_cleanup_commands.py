@@ -5,19 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.support import oci
-from tests.support.service import RunningService, running_service
-
-
-@pytest.fixture
-def fresh_service(tmp_path: Path) -> Iterator[RunningService]:
-    with running_service(tmp_path / "service") as running:
-        yield running
+from tests.support.service import RunningService
 
 
 def _cli(service: RunningService, *arguments: str) -> subprocess.CompletedProcess[str]:
