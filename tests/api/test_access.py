@@ -275,6 +275,7 @@ def test_unshare_unknown_not_found(access_service: RunningService) -> None:
         {"limit": "0"},
         {"before": "-1"},
         {"since": "0001-01-01T00:00:00+14:00"},
+        {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
     ],
 )
 def test_audit_filter_rejected(access_service: RunningService, params: dict[str, str]) -> None:
