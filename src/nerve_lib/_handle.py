@@ -121,10 +121,12 @@ class MSHandle(requests.Session):
         try:
             if self._is_logged_in:
                 self.logout()
-        except (requests.RequestException, CheckStatusCodeError):
+        except (requests.RequestException, CheckStatusCodeError) as error:
+            # The traceback goes to DEBUG only: a failed logout is no reason to show one.
             logger.warning(
-                "logout from %s failed while leaving the with block", self.url, exc_info=True
+                "logout from %s failed while leaving the with block: %s", self.url, error
             )
+            logger.debug("logout failure details", exc_info=True)
         finally:
             self.close()
 
@@ -164,7 +166,11 @@ class MSHandle(requests.Session):
             options["headers"] = {**(options.get("headers") or {}), "Content-Type": content_type}
 
         response = self._send(method, full_url, options)
-        if response.status_code in _SESSION_REJECTED and response.status_code not in accepted:
+        if (
+            response.status_code in _SESSION_REJECTED
+            and response.status_code not in accepted
+            and not _is_permission_denial(response)
+        ):
             self._renew_session(response.status_code)
             response = self._send(method, full_url, options)
 
@@ -360,13 +366,27 @@ class MSHandle(requests.Session):
                 self.usr,
             )
 
-        # The MS has already ended the session, so it is dropped without a logout request.
-        self._forget_session()
+        # login() logs the old session out first, so that a session the MS still
+        # knows is not left open until it times out.
         self.login()
 
     def _forget_session(self) -> None:
         self.headers.pop("sessionid", None)
         self._is_logged_in = False
+
+
+def _is_permission_denial(response: requests.Response) -> bool:
+    """Tell whether a 403 refuses the action itself rather than the session.
+
+    The MS registry service marks such answers with the error code
+    PERMISSION_DENIED. Logging in again cannot change them, so the handle
+    raises at once instead of opening a second session.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("errorCode") == "PERMISSION_DENIED"
 
 
 def _split_ms_url(ms_url: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from nerve_lib import CheckStatusCodeError, InternalRegistry, MSHandle
 from nerve_registry.domain.references import catalog_sort_key
 from tests.support import oci
 from tests.support.service import ApiSession, RunningService, running_service
@@ -274,6 +275,7 @@ def test_unshare_unknown_not_found(access_service: RunningService) -> None:
         {"limit": "0"},
         {"before": "-1"},
         {"since": "0001-01-01T00:00:00+14:00"},
+        {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
     ],
 )
 def test_audit_filter_rejected(access_service: RunningService, params: dict[str, str]) -> None:
@@ -294,3 +296,17 @@ def test_audit_pages(access_service: RunningService) -> None:
     ids = [event["id"] for event in first["events"] + second["events"]]
     assert ids == sorted(ids, reverse=True)
     assert len(set(ids)) == 4
+
+
+def test_client_denial_opens_no_session(access_service: RunningService) -> None:
+    before = access_service.log_text().count("Opened a session for alice")
+    handle = MSHandle(access_service.url, "alice", PASSWORDS["alice"], verify=access_service.verify)
+
+    with handle, pytest.raises(CheckStatusCodeError) as caught:
+        registry = InternalRegistry(handle)
+        registry.get_registry_images(limit=1)
+        registry.delete_image_tag("tools/lint", "v1")
+    opened = access_service.log_text().count("Opened a session for alice") - before
+
+    assert caught.value.status_code == 403
+    assert opened == 1

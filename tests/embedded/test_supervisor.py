@@ -463,3 +463,17 @@ def test_restart_retried_while_port_busy(
     assert "already in use" in caplog.text
     assert recovered
     assert "(attempt 2)" in caplog.text
+
+
+def test_large_log_rotated_on_start(
+    tmp_path: Path, loop_thread: LoopThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervisor_module, "LOG_ROTATE_BYTES", 100)
+    with running_registry(tmp_path / "data", loop_thread) as registry:
+        log_path = registry.supervisor.log_path
+        log_path.write_bytes(b"old line\n" * 50)
+        registry.restart()
+        rotated = log_path.with_name("registry.log.1")
+
+        assert rotated.read_bytes().startswith(b"old line\n" * 50)
+        assert b"old line" not in log_path.read_bytes()

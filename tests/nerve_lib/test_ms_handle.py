@@ -580,3 +580,24 @@ def test_logs_hide_password_and_session_ids(
     assert PASSWORD not in caplog.text
     for session_id in fake_ms.issued_session_ids:
         assert session_id not in caplog.text
+
+
+def test_permission_denial_keeps_session(logged_in: MSHandle, fake_ms: FakeMS) -> None:
+    body = '{"errorCode": "PERMISSION_DENIED", "message": "Not allowed."}'
+    fake_ms.reply("POST", "/nerve/registry/delete-image-tag", Reply(403, body))
+
+    with pytest.raises(CheckStatusCodeError) as caught:
+        logged_in.post("nerve/registry/delete-image-tag", json={}, accepted_status=[200])
+
+    assert caught.value.status_code == 403
+    assert len(fake_ms.requests_to("POST", LOGIN_PATH)) == 1
+    assert len(fake_ms.requests_to("POST", "/nerve/registry/delete-image-tag")) == 1
+
+
+def test_relogin_logs_old_session_out(logged_in: MSHandle, fake_ms: FakeMS) -> None:
+    fake_ms.reply("GET", "/nerve/registry/ping", Reply(403, {}), Reply(200, {}))
+
+    logged_in.get("nerve/registry/ping")
+
+    assert len(fake_ms.requests_to("GET", "/auth/logout")) == 1
+    assert len(fake_ms.requests_to("POST", LOGIN_PATH)) == 2

@@ -178,3 +178,26 @@ def test_share_patterns_of_account(accounts: sessionmaker[Session]) -> None:
 def test_unshare_unknown(accounts: sessionmaker[Session]) -> None:
     with pytest.raises(ShareNotFoundError), transaction(accounts) as session:
         unshare(session, 999, actor="root")
+
+
+def test_share_ids_not_reused(accounts: sessionmaker[Session]) -> None:
+    with transaction(accounts) as session:
+        first = share(session, "alice", "team/*", actor="root").id
+    with transaction(accounts) as session:
+        unshare(session, first, actor="root")
+    with transaction(accounts) as session:
+        second = share(session, "alice", "team/*", actor="root").id
+
+    assert second != first
+
+
+def test_remove_audits_shares(accounts: sessionmaker[Session]) -> None:
+    with transaction(accounts) as session:
+        share_id = share(session, "alice", "team/*", actor="root").id
+    with transaction(accounts) as session:
+        remove_account(session, "alice", actor="root")
+
+    with transaction(accounts) as session:
+        events = query_events(session, AuditQuery(action="share.remove"))
+
+    assert [event.detail for event in events] == [f"share id={share_id}, with the account"]

@@ -94,3 +94,8 @@ def test_set_password_replaces_old(database: sessionmaker[Session]) -> None:
     with transaction(database) as session:
         assert authenticate(session, "alice", "correct horse") is None
         assert authenticate(session, "alice", "battery staple") is not None
+
+
+def test_blank_password_rejected(database: sessionmaker[Session]) -> None:
+    with pytest.raises(InvalidInputError), transaction(database) as session:
+        create_user(session, "alice", " " * 12)

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 
 from nerve_registry.api.middleware import printable_path
 from nerve_registry.domain.references import shown_value
-from nerve_registry.errors import CredentialsRequiredError, NerveRegistryError
+from nerve_registry.errors import CredentialsRequiredError, MaintenanceError, NerveRegistryError
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _handle_domain_error(request: Request, error: NerveRegistryError) -> JSONResponse:
     path = printable_path(request.url.path)
-    if error.status_code >= 500:
+    if isinstance(error, MaintenanceError):
+        # Expected while an operator or garbage collection holds the registry read-only.
+        logger.info("%s %s rejected during maintenance", request.method, path)
+    elif error.status_code >= 500:
         logger.error("%s %s failed: %s", request.method, path, error.message)
     else:
         logger.info("%s %s rejected: %s", request.method, path, error.error_code)

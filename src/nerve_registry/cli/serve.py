@@ -150,8 +150,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     type=click.FloatRange(0, 10),
     default=Settings.login_failure_delay,
     show_default=True,
-    help="Seconds by which the second failed login in a row is delayed; the delay doubles "
-    "with each further failure, up to 10 s. 0 turns the delay off.",
+    help="Seconds by which the response to the second counted failure of an account name or "
+    "client address is delayed; the delay doubles with each further failure, up to 10 s. "
+    "0 turns the delay off.",
 )
 @click.option(
     "--registry-concurrency",

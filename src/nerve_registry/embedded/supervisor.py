@@ -27,16 +27,21 @@ from nerve_registry.embedded.registry_config import (
 
 logger = logging.getLogger(__name__)
 
-# NOTE: the log is appended to and never rotated. The health probes alone add about
-# 5 MB a day (an estimate: two lines, about 570 bytes, every PROBE_INTERVAL seconds).
+# The registry's log. When the registry (re)starts and the log is larger than
+# LOG_ROTATE_BYTES, it is renamed to registry.log.1 (replacing an older one).
+# NOTE: a registry that runs for months without a restart still grows its log
+# without limit; the health probes alone add roughly 1.5 MB a day (an estimate:
+# about 450 bytes every PROBE_INTERVAL seconds).
 LOG_FILE_NAME = "registry.log"
+LOG_ROTATE_BYTES = 20 * 1024 * 1024
 
 # Seconds to wait for GET /v2/ after the process was spawned.
 START_TIMEOUT = 30.0
 # Seconds between two GET /v2/ requests while waiting for the registry to come up.
 START_POLL_INTERVAL = 0.05
-# Seconds between two health probes while the registry runs.
-PROBE_INTERVAL = 10.0
+# Seconds between two health probes while the registry runs. A crash is noticed
+# at once through the process exit; the probes find a registry that hangs.
+PROBE_INTERVAL = 30.0
 # Seconds each health probe may take.
 PROBE_TIMEOUT = 5.0
 # Seconds between SIGTERM and SIGKILL when stopping the process.
@@ -278,6 +283,7 @@ class RegistrySupervisor:
         self._settings.log_dir.mkdir(parents=True, exist_ok=True)
 
         self._close_log_file()
+        _rotate_if_large(self.log_path)
         log_file = self.log_path.open("ab")
         self._log_file = log_file
         self._log_offset = log_file.tell()
@@ -452,3 +458,14 @@ def _log_monitor_failure(task: asyncio.Task[None]) -> None:
             "be restarted if it exits",
             exc_info=error,
         )
+
+
+def _rotate_if_large(path: Path) -> None:
+    """Rename a log larger than LOG_ROTATE_BYTES to ``NAME.1``; the next process starts anew."""
+    try:
+        if path.stat().st_size <= LOG_ROTATE_BYTES:
+            return
+        path.replace(path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        return
+    logger.info("rotated the registry log %s to %s.1", path, path.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nerve_registry.store.audit import AuditAction, record_event
@@ -97,6 +98,16 @@ def remove_account(
     """Delete the account with its sessions and shares; return how many sessions ended."""
     user = get_user(session, name)
     ended = close_sessions_of(session, user)
+    shares = list(session.scalars(select(Share).where(Share.user_id == user.id)))
+    for removed in shares:
+        record_event(
+            session,
+            AuditAction.SHARE_REMOVE,
+            actor=actor,
+            target=f"{removed.pattern} -> {name}",
+            client_address=client_address,
+            detail=f"share id={removed.id}, with the account",
+        )
     delete_user(session, name)
     record_event(
         session,

@@ -26,7 +26,9 @@ class ShareNotFoundError(NotFoundError):
 
 class Share(Base):
     __tablename__ = "shares"
-    __table_args__ = (UniqueConstraint("user_id", "pattern"),)
+    # AUTOINCREMENT keeps SQLite from giving a removed share's id to the next
+    # one, so that a share id in the audit log names one share only.
+    __table_args__ = (UniqueConstraint("user_id", "pattern"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -72,6 +72,9 @@ def validate_password(password: object) -> str:
     if not isinstance(password, str):
         raise InvalidInputError("The password must be a string.")
 
+    if not password.strip():
+        raise InvalidInputError("The password must not consist of white space only.")
+
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(
             f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."

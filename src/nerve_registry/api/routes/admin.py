@@ -130,10 +130,17 @@ def get_audit(
     ] = None,
 ) -> AuditResponse:
     services = services_of(request)
+    since_time = _parse_time(since, "since")
+    until_time = _parse_time(until, "until")
+    if since_time is not None and until_time is not None and since_time >= until_time:
+        raise InvalidInputError(
+            f"Field 'since' ({since}) must be earlier than field 'until' ({until})."
+        )
+
     query = AuditQuery(
         limit=limit + 1,
-        since=_parse_time(since, "since"),
-        until=_parse_time(until, "until"),
+        since=since_time,
+        until=until_time,
         actor=_check_actor(actor),
         action=_check_action(action),
         before_id=before,
