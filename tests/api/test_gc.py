@@ -6,6 +6,7 @@ Each test starts its own service, so the storage holds only what the test pushed
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,13 @@ from tests.support.cleanup import (
     storage_bytes,
     wait_for_run,
 )
-from tests.support.service import ApiSession, RunningService, running_service
+from tests.support.service import (
+    ApiSession,
+    RunningService,
+    running_service,
+    start_service,
+    stop_service,
+)
 from tests.support.skopeo import SkopeoError
 
 BASE = "/nerve/registry"
@@ -272,6 +279,101 @@ def test_runs_list_newest_first(fresh_service: RunningService, admin: ApiSession
     assert second["collection"]["freedBytes"] == 0
     assert [run["id"] for run in listed["runs"]] == [second["id"], first["id"]]
     assert listed["runs"][0]["triggeredBy"] == "account:admin"
+
+
+def test_gc_rejects_unknown_field(fresh_service: RunningService, admin: ApiSession) -> None:
+    rejected = admin.post_json(f"{BASE}/gc", {"dryRun": True})
+    runs_after_rejected = admin.get(f"{admin.base_url}{BASE}/runs", timeout=30).json()["runs"]
+    without_body = admin.post(f"{admin.base_url}{BASE}/gc", timeout=30)
+    wait_for_run(admin, without_body.json()["id"])
+
+    assert rejected.status_code == 400
+    assert "'dryRun'" in rejected.json()["message"]
+    assert runs_after_rejected == []
+    assert without_body.status_code == 202
+
+
+def test_maintenance_survives_restart(tmp_path: Path, oci_layout: Path) -> None:
+    data_dir = tmp_path / "service"
+    oci.write_image(oci_layout, "v1", seed="v1")
+    with running_service(data_dir) as first:
+        first.api().post_json(f"{BASE}/maintenance", {"active": True, "reason": "disk swap"})
+        first_log_length = len(first.log_text())
+
+    with running_service(data_dir) as second:
+        api = second.api()
+        restored = api.get(f"{api.base_url}{BASE}/maintenance", timeout=30).json()
+        with pytest.raises(SkopeoError):
+            second.push(oci_layout, "v1", "ops/app:v1")
+        # Every service in the data directory appends to the same log file.
+        log = second.log_text()[first_log_length:]
+        api.post_json(f"{BASE}/maintenance", {"active": False})
+
+    with running_service(data_dir) as third:
+        api = third.api()
+        after_off = api.get(f"{api.base_url}{BASE}/maintenance", timeout=30).json()
+        third.push(oci_layout, "v1", "ops/app:v1")
+
+    assert restored["active"] is True
+    assert restored["reason"] == "disk swap"
+    assert restored["operatorHold"] is True
+    assert restored["registryReadOnly"] is True
+    assert "Restored the operator's maintenance" in log
+    assert "disk swap. The registry stays read-only" in log
+    # The registry started read-only, without a read-write start before the switch.
+    assert "(read-only: False" not in log
+    assert after_off["active"] is False
+
+
+@pytest.mark.parametrize("with_prune", [False, True])
+def test_service_stop_interrupts_run(tmp_path: Path, oci_layout: Path, with_prune: bool) -> None:
+    gate, env = _gated_registry(tmp_path)
+    data_dir = tmp_path / "service"
+    service = start_service(data_dir, env=env)
+    try:
+        api = service.api()
+        _push_builds(service, oci_layout, "ci/app", 2)
+        if with_prune:
+            put_policy(api, "ci", {"repositories": ["ci/**"], "keepLast": 1})
+            started = api.post_json(
+                f"{BASE}/prune/apply", {"planId": plan(api, {})["id"], "gc": True}
+            )
+        else:
+            started = api.post_json(f"{BASE}/gc", {})
+        _wait_for_file(gate / "started")
+        # Ctrl-C: the service stops while garbage collection waits at the gate.
+        service.process.send_signal(signal.SIGINT)
+        service.process.wait(timeout=60)
+        collectors = _collector_processes(data_dir)
+    finally:
+        (gate / "release").touch()
+        stop_service(service)
+
+    with running_service(data_dir) as restarted:
+        api = restarted.api()
+        run = api.get(f"{api.base_url}{BASE}/runs/{started.json()['id']}", timeout=30).json()
+        log = restarted.log_text()
+
+    assert run["status"] == "interrupted"
+    assert run["message"] == "The service stopped while this run was in progress."
+    assert collectors == []
+    assert "Marked 1 cleanup runs as interrupted" not in log
+
+
+def _collector_processes(data_dir: Path) -> list[int]:
+    """Return the pids of garbage collectors that still use the service's registry config."""
+    config = str(data_dir / "registry" / "config.yml").encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"garbage-collect" in arguments and config in arguments:
+            pids.append(int(entry.name))
+    return pids
 
 
 def _wait_for_file(path: Path) -> None:

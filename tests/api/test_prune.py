@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from nerve_registry.store.cleanup import PolicyRecord
 from tests.support import oci
-from tests.support.cleanup import apply, plan, put_policy, tag_entries
+from tests.support.cleanup import apply, plan, put_policy, store_records, tag_entries
 from tests.support.service import ApiSession, RunningService, running_service
 
 BASE = "/nerve/registry"
@@ -306,6 +307,166 @@ def test_invalid_policy_names_field(admin: ApiSession, body: dict[str, object], 
 
     assert response.status_code == 400
     assert f"'{field}'" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"repositories": ["ci/**"], "olderThan": "100000000000w"}, "olderThan"),
+        ({"repositories": ["ci/**"], "olderThan": "99999999999999999999w"}, "olderThan"),
+        ({"repositories": ["ci/**"], "untaggedOlderThan": "100000000000w"}, "untaggedOlderThan"),
+        ({"repositories": ["ci/**"], "olderThan": "5214w3d"}, "olderThan"),
+    ],
+)
+def test_huge_duration_names_maximum(
+    admin: ApiSession, body: dict[str, object], field: str
+) -> None:
+    response = admin.put(f"{admin.base_url}{BASE}/policies/huge", json=body, timeout=30)
+
+    assert response.status_code == 400
+    assert f"'{field}'" in response.json()["message"]
+    assert "the maximum is 36500 days" in response.json()["message"]
+
+
+def test_plan_huge_untagged_duration(admin: ApiSession) -> None:
+    response = admin.post_json(
+        f"{BASE}/prune/plan", {"policies": [], "untaggedOlderThan": "100000000000w"}
+    )
+
+    assert response.status_code == 400
+    assert "'untaggedOlderThan'" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("field", "expression"),
+    [
+        ("include", "(?=release)r.*"),
+        ("exclude", "(?!pr-).*"),
+        ("include", "(?<=a)b"),
+        ("exclude", r"(a)\1"),
+    ],
+)
+def test_expression_outside_re2_rejected(admin: ApiSession, field: str, expression: str) -> None:
+    body = {"repositories": ["ci/**"], "keepLast": 1, field: expression}
+
+    response = admin.put(f"{admin.base_url}{BASE}/policies/lookaround", json=body, timeout=30)
+    stored = admin.get(f"{admin.base_url}{BASE}/policies/lookaround", timeout=30)
+
+    assert response.status_code == 400
+    assert f"'{field}'" in response.json()["message"]
+    assert "RE2" in response.json()["message"]
+    assert stored.status_code == 404
+
+
+def test_backtracking_include_stays_linear(
+    prune_service: RunningService, admin: ApiSession, oci_layout: Path, name: str
+) -> None:
+    repository = f"prune/{name}"
+    # With a backtracking matcher, '(a+)+' against 40 a's and '-x' takes about 2**40 steps,
+    # so the plan request below would time out.
+    tag = "a" * 40 + "-x"
+    oci.write_image(oci_layout, tag, seed=name)
+    prune_service.push(oci_layout, tag, f"{repository}:{tag}")
+    put_policy(admin, name, {"repositories": [repository], "keepLast": 0, "include": "(a+)+"})
+
+    result = plan(admin, {"policies": [name]})
+    kept = {entry["tag"]: entry["reason"] for entry in result["kept"]}
+
+    assert tag_entries(result, repository) == set()
+    assert kept[tag] == "not matched by include '(a+)+'"
+
+
+def test_backtracking_repository_glob_stays_linear(
+    prune_service: RunningService, admin: ApiSession, oci_layout: Path, name: str
+) -> None:
+    # A glob with many '*' becomes a backtracking regular expression in Python's re.
+    repository = "a" * 60
+    oci.write_image(oci_layout, "v1", seed=name)
+    prune_service.push(oci_layout, "v1", f"{repository}:v1")
+    put_policy(admin, name, {"repositories": ["*a" * 12 + "*b"], "keepLast": 0})
+
+    result = plan(admin, {"policies": [name]})
+
+    assert tag_entries(result, repository) == set()
+
+
+def test_stored_lookaround_policy_reported(
+    prune_service: RunningService, admin: ApiSession, name: str
+) -> None:
+    # Versions that matched with Python's re stored such expressions.
+    store_records(
+        prune_service,
+        PolicyRecord(
+            name=name,
+            priority=100,
+            repositories=["legacy/**"],
+            keep_last=1,
+            include="(?!keep-).*",
+            protect=[],
+            time_source="created",
+            enabled=False,
+        ),
+    )
+
+    response = admin.post_json(f"{BASE}/prune/plan", {"policies": [name]})
+
+    assert response.status_code == 409
+    assert response.json()["errorCode"] == "POLICY_INVALID"
+    assert f"Retention policy '{name}'" in response.json()["message"]
+    assert f"nerve-registry policy set {name}" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "rules_text"),
+    [
+        ({"keepLast": 0}, "keepLast 0"),
+        ({"olderThan": "0s"}, "olderThan 0s"),
+        ({"keepLast": 0, "olderThan": "0s"}, "keepLast 0 and olderThan 0s"),
+    ],
+)
+def test_policy_keeping_nothing_warns(
+    prune_service: RunningService,
+    admin: ApiSession,
+    oci_layout: Path,
+    name: str,
+    rules: dict[str, object],
+    rules_text: str,
+) -> None:
+    repository = f"prune/{name}"
+    _push_builds(prune_service, oci_layout, repository, {"b1": 1, "b2": 2})
+    put_policy(admin, name, {"repositories": [repository], **rules})
+
+    result = plan(admin, {"policies": [name]})
+    warnings = [warning for warning in result["warnings"] if f"'{name}'" in warning]
+
+    assert tag_entries(result, repository) == {"b1", "b2"}
+    assert len(warnings) == 1
+    assert f"Policy '{name}' keeps no candidate tag ({rules_text})" in warnings[0]
+
+
+def test_keep_last_zero_reason(
+    prune_service: RunningService, admin: ApiSession, oci_layout: Path, name: str
+) -> None:
+    repository = f"prune/{name}"
+    _push_builds(prune_service, oci_layout, repository, {"b1": 1})
+    put_policy(admin, name, {"repositories": [repository], "keepLast": 0})
+
+    result = plan(admin, {"policies": [name]})
+    entry = next(entry for entry in result["entries"] if entry["repository"] == repository)
+
+    assert entry["reason"] == f"policy '{name}': keepLast is 0, so no candidate is kept"
+
+
+def test_policy_keeping_some_has_no_warning(
+    prune_service: RunningService, admin: ApiSession, oci_layout: Path, name: str
+) -> None:
+    repository = f"prune/{name}"
+    _push_builds(prune_service, oci_layout, repository, {"b1": 1, "b2": 2})
+    put_policy(admin, name, {"repositories": [repository], "keepLast": 0, "olderThan": "30d"})
+
+    result = plan(admin, {"policies": [name]})
+
+    assert [warning for warning in result["warnings"] if f"'{name}'" in warning] == []
 
 
 def test_policy_replaced_and_deleted(admin: ApiSession, name: str) -> None:

@@ -9,6 +9,7 @@ from nerve_registry.domain.retention import (
     TagFacts,
     TimeSource,
     UntaggedFacts,
+    check_stored_expressions,
     evaluate_tags,
     format_duration,
     parse_duration,
@@ -17,7 +18,7 @@ from nerve_registry.domain.retention import (
     validate_expression,
     validate_repository_patterns,
 )
-from nerve_registry.errors import InvalidInputError
+from nerve_registry.errors import ConflictError, InvalidInputError
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -225,3 +226,88 @@ def test_invalid_pattern_names_index() -> None:
         validate_repository_patterns(["ci/**", "CI/App"], "repositories")
 
     assert "'repositories[1]'" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "text", ["99999999999999999999w", "100000000000w", "5214w3d", "1" * 60 + "s"]
+)
+def test_parse_duration_over_maximum(text: str) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        parse_duration(text, "olderThan")
+
+    assert "'olderThan'" in raised.value.message
+    assert "the maximum is 36500 days" in raised.value.message
+
+
+def test_parse_duration_at_maximum() -> None:
+    assert parse_duration("36500d", "olderThan") == timedelta(days=36_500)
+
+
+@pytest.mark.parametrize("expression", ["(?=a)b", "(?<!x)y", r"(a)\1", r"a\Z"])
+def test_expression_outside_re2_rejected(expression: str) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        validate_expression(expression, "exclude")
+
+    assert "'exclude'" in raised.value.message
+    assert "RE2" in raised.value.message
+
+
+@pytest.mark.timeout(60)
+def test_backtracking_include_is_linear() -> None:
+    # A backtracking matcher needs about 2**40 steps for this tag.
+    policy = RetentionPolicy("ci", ("**",), keep_last=0, include="(a+)+")
+    tags = [TagFacts("a" * 40 + "-x", "sha256:" + "1" * 64, NOW, None)]
+
+    assert _deleted(policy, tags) == set()
+
+
+@pytest.mark.timeout(60)
+def test_backtracking_glob_is_linear() -> None:
+    policy = RetentionPolicy("p", ("*a" * 12 + "*b",))
+
+    assert policy.governs("a" * 60) is False
+
+
+def test_stored_lookaround_reported() -> None:
+    policy = RetentionPolicy("legacy", ("**",), keep_last=1, include="(?!keep-).*")
+
+    with pytest.raises(ConflictError) as raised:
+        check_stored_expressions(policy)
+
+    assert "Retention policy 'legacy'" in raised.value.message
+    assert "'include'" in raised.value.message
+
+
+def test_keep_last_zero_reason() -> None:
+    policy = RetentionPolicy("ci", ("**",), keep_last=0)
+
+    decision = evaluate_tags(policy, _tags(1), now=NOW)[0]
+
+    assert decision.reason == "keepLast is 0, so no candidate is kept"
+
+
+def test_keep_last_zero_with_age_reason() -> None:
+    policy = RetentionPolicy("ci", ("**",), keep_last=0, older_than=timedelta(days=30))
+
+    decision = evaluate_tags(policy, _tags(40), now=NOW)[0]
+
+    assert decision.reason == "older than 30d"
+
+
+@pytest.mark.parametrize(
+    ("keep_last", "older_than", "keeps_none"),
+    [
+        (0, None, True),
+        (None, timedelta(0), True),
+        (0, timedelta(0), True),
+        (1, None, False),
+        (0, timedelta(days=1), False),
+        (None, None, False),
+    ],
+)
+def test_keeps_no_candidate(
+    keep_last: int | None, older_than: timedelta | None, keeps_none: bool
+) -> None:
+    policy = RetentionPolicy("ci", ("**",), keep_last=keep_last, older_than=older_than)
+
+    assert policy.keeps_no_candidate is keeps_none

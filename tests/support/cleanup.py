@@ -8,6 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nerve_registry.store.database import (
+    Base,
+    create_database_engine,
+    session_factory,
+    transaction,
+)
 from tests.support.service import ApiSession, RunningService
 
 RUN_TIMEOUT = 120.0
@@ -79,6 +85,20 @@ def catalog(service: RunningService) -> list[str]:
     assert response.status_code == 200, response.text
     repositories: list[str] = response.json()["repositories"]
     return repositories
+
+
+def store_records(service: RunningService, *records: Base) -> None:
+    """Write records straight into the service's SQLite database.
+
+    Tests use it for records that the API now rejects but that an older
+    version stored, such as a schedule whose cron expression matches no date.
+    """
+    engine = create_database_engine(f"sqlite:///{service.data_dir / 'state.db'}")
+    try:
+        with transaction(session_factory(engine)) as session:
+            session.add_all(records)
+    finally:
+        engine.dispose()
 
 
 def _file_bytes(root: Path) -> int:

@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from nerve_registry import __version__
 from nerve_registry.api.cleanup import CleanupController
 from nerve_registry.api.errors import install_error_handlers
+from nerve_registry.api.maintenance import start_registry
 from nerve_registry.api.middleware import AccessLog, BodySizeLimit
 from nerve_registry.api.routes import admin, cleanup, registry, session, system, token
 from nerve_registry.api.scheduler import Scheduler
@@ -113,7 +114,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         from nerve_registry.embedded.supervisor import RegistrySupervisor
 
         supervisor = RegistrySupervisor(settings, auth=_registry_auth(settings, signing_key))
-        await supervisor.start()
+        await start_registry(supervisor, session_factory(engine))
         verify = loopback_tls_context(settings) or True
         tokens = ServiceTokenProvider(
             signing_key,

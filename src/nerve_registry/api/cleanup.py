@@ -24,9 +24,9 @@ from nerve_registry.api.maintenance import (
 )
 from nerve_registry.api.state import Services
 from nerve_registry.domain import plan_apply, pruning
-from nerve_registry.domain.inventory import build_inventory
+from nerve_registry.domain.inventory import Inventory, build_inventory
 from nerve_registry.domain.plan_apply import DELETED, SKIPPED, EntryResult
-from nerve_registry.domain.retention import RetentionPolicy
+from nerve_registry.domain.retention import RetentionPolicy, check_stored_expressions
 from nerve_registry.errors import (
     ConflictError,
     NerveRegistryError,
@@ -63,12 +63,14 @@ class CleanupController:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        """Mark the runs that the last stop cut short, and restore the operator's maintenance."""
         count = await asyncio.to_thread(self._mark_interrupted)
         if count:
             logger.warning("Marked %d cleanup runs as interrupted by the last stop", count)
+        await self.maintenance.restore_operator_hold()
 
     async def stop(self) -> None:
-        """Cancel running operations; their runs end as failed."""
+        """Cancel running operations; their runs end as interrupted."""
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -77,8 +79,8 @@ class CleanupController:
     def ensure_idle(self) -> None:
         if self.lock.locked():
             raise ConflictError(
-                "Another cleanup operation is running; see GET /nerve/registry/runs and retry "
-                "when it has finished.",
+                "Another cleanup operation is running; see 'nerve-registry runs' (GET "
+                "/nerve/registry/runs) and retry when it has finished.",
                 error_code="RUN_IN_PROGRESS",
             )
 
@@ -91,31 +93,57 @@ class CleanupController:
         untagged_older_than: timedelta | None,
         created_by: str,
     ) -> dict[str, Any]:
-        """Compute a plan over the whole registry, store it and return its document."""
+        """Compute a plan over the whole registry, store it and return its document.
+
+        1. Load the policies and read the registry's tags and manifests.
+        2. Decide every deletion in a worker thread: for a large registry that is
+           seconds of CPU time, which would stall every other request on the loop.
+        3. Store the plan.
+        """
         policies = await asyncio.to_thread(self._load_policies, policy_names)
         storage = self.maintenance.storage if self.maintenance.embedded else None
-
         inventory = await build_inventory(
             self.services.registry,
             storage=storage,
             cache=self.services.config_cache,
             concurrency=self.services.settings.registry_concurrency,
         )
+
         now = utcnow()
+        document = await asyncio.to_thread(
+            self._plan_document,
+            inventory,
+            policies,
+            policy_names=policy_names,
+            untagged_older_than=untagged_older_than,
+            now=now,
+        )
+
+        return await asyncio.to_thread(self._save_plan, document, created_by, now)
+
+    def _plan_document(
+        self,
+        inventory: Inventory,
+        policies: list[RetentionPolicy],
+        *,
+        policy_names: list[str] | None,
+        untagged_older_than: timedelta | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Build the plan and its document; runs in a worker thread."""
         plan = pruning.build_plan(
             inventory, policies, now=now, untagged_older_than=untagged_older_than
         )
         if policy_names is None and not policies:
             plan.warnings.append("No enabled retention policy exists, so no tag is deleted.")
 
-        document = records.plan_document(
+        return records.plan_document(
             plan,
             policies=[policy.name for policy in policies],
             policy_names=policy_names,
             untagged_older_than=untagged_older_than,
             embedded=self.maintenance.embedded,
         )
-        return await asyncio.to_thread(self._save_plan, document, created_by, now)
 
     # Runs started by requests
 
@@ -156,10 +184,10 @@ class CleanupController:
         self._spawn(self._collect_then_release(run_id))
         return run_id
 
-    async def set_maintenance(self, *, active: bool, reason: str) -> None:
+    async def set_maintenance(self, *, active: bool, reason: str, set_by: str) -> None:
         self.ensure_idle()
         async with self.lock:
-            await self.maintenance.set_operator_hold(active, reason)
+            await self.maintenance.set_operator_hold(active, reason, set_by=set_by)
 
     # Runs started by the scheduler
 
@@ -259,7 +287,7 @@ class CleanupController:
                         await asyncio.to_thread(self._audit_collection, run_id, report.freed_bytes)
         except asyncio.CancelledError:
             await asyncio.to_thread(
-                records.finish_run, self.services.database, progress, entries, error="cancelled"
+                records.finish_run, self.services.database, progress, entries, interrupted=True
             )
             raise
         except NerveRegistryError as error:
@@ -333,7 +361,7 @@ class CleanupController:
             await asyncio.to_thread(self._audit_collection, run_id, report.freed_bytes)
         except asyncio.CancelledError:
             await asyncio.to_thread(
-                records.finish_run, self.services.database, progress, [], error="cancelled"
+                records.finish_run, self.services.database, progress, [], interrupted=True
             )
             raise
         except NerveRegistryError as error:
@@ -397,17 +425,17 @@ class CleanupController:
             stored = store.list_policies(session)
         by_name = {record.name: record for record in stored}
         if names is None:
-            return [records.policy_from_record(r) for r in stored if r.enabled]
+            policies = [records.policy_from_record(r) for r in stored if r.enabled]
+        else:
+            missing = [name for name in names if name not in by_name]
+            if missing:
+                raise records.policy_not_found(missing[0])
+            # Named policies apply even when disabled, so a new policy can be previewed.
+            policies = [records.policy_from_record(by_name[name], enabled=True) for name in names]
 
-        missing = [name for name in names if name not in by_name]
-        if missing:
-            raise NotFoundError(
-                f"Retention policy '{missing[0]}' not found; list them with GET "
-                "/nerve/registry/policies.",
-                error_code="POLICY_NOT_FOUND",
-            )
-        # Named policies apply even when disabled, so a new policy can be previewed.
-        return [records.policy_from_record(by_name[name], enabled=True) for name in names]
+        for policy in policies:
+            check_stored_expressions(policy)
+        return policies
 
     def _save_plan(
         self, document: dict[str, Any], created_by: str, now: datetime
@@ -427,8 +455,8 @@ class CleanupController:
             record = store.get_plan(session, plan_id)
             if record is None:
                 raise NotFoundError(
-                    f"Prune plan '{plan_id}' not found; make one with POST "
-                    "/nerve/registry/prune/plan.",
+                    f"Prune plan '{plan_id}' not found; make one with 'nerve-registry prune' "
+                    "(POST /nerve/registry/prune/plan).",
                     error_code="PLAN_NOT_FOUND",
                 )
             if record.run_id is not None:

@@ -18,6 +18,7 @@ from nerve_registry.domain.configs import format_timestamp
 from nerve_registry.domain.plan_apply import DELETED, FAILED, SKIPPED, EntryResult
 from nerve_registry.domain.pruning import Plan, PlanEntry
 from nerve_registry.domain.retention import RetentionPolicy, TimeSource, format_duration
+from nerve_registry.errors import NotFoundError
 from nerve_registry.store import cleanup as store
 from nerve_registry.store.database import transaction, utcnow
 
@@ -39,6 +40,14 @@ def policy_from_record(
         untagged_older_than=_seconds(record.untagged_older_than_seconds),
         time_source=TimeSource(record.time_source),
         enabled=record.enabled if enabled is None else enabled,
+    )
+
+
+def policy_not_found(name: str) -> NotFoundError:
+    return NotFoundError(
+        f"Retention policy '{name}' not found; list the policies with 'nerve-registry policy "
+        "list' (GET /nerve/registry/policies).",
+        error_code="POLICY_NOT_FOUND",
     )
 
 
@@ -193,14 +202,22 @@ def finish_run(
     entries: list[dict[str, Any]],
     *,
     error: str | None = None,
+    interrupted: bool = False,
 ) -> None:
-    """Store the outcome: failed on ``error``, partial when entries were skipped or failed."""
+    """Store the outcome and log it.
+
+    The status is ``interrupted`` when the service stopped during the run,
+    ``failed`` on ``error``, and ``partial`` when entries were skipped or failed.
+    """
     not_attempted = [
         _entry_key_document(entry)
         for entry in entries
         if _entry_key(entry) not in progress.attempted
     ]
-    if error is not None:
+    if interrupted:
+        status = store.RUN_INTERRUPTED
+        error = store.INTERRUPTED_MESSAGE
+    elif error is not None:
         status = store.RUN_FAILED
     elif progress.skipped or progress.failed:
         status = store.RUN_PARTIAL
@@ -220,7 +237,10 @@ def finish_run(
             run.freed_bytes = int(progress.collection["freedBytes"])
         run.message = error or _summary(progress)
 
-    logger.info("Cleanup run %d ended: %s", progress.run_id, status)
+    if error is not None:
+        logger.warning("Cleanup run %d ended: %s: %s", progress.run_id, status, error)
+    else:
+        logger.info("Cleanup run %d ended: %s", progress.run_id, status)
 
 
 def run_document(record: store.RunRecord) -> dict[str, Any]:

@@ -37,10 +37,12 @@ class PolicyBody(StrictModel):
         default=None, alias="olderThan", description="Delete candidate tags older than this."
     )
     include: Annotated[StrictStr, Field(max_length=1000)] | None = Field(
-        default=None, description="Only tags that this regular expression fully matches."
+        default=None,
+        description="Only tags that this RE2 regular expression matches in full are candidates.",
     )
     exclude: Annotated[StrictStr, Field(max_length=1000)] | None = Field(
-        default=None, description="Never tags that this regular expression fully matches."
+        default=None,
+        description="Tags that this RE2 regular expression matches in full are never candidates.",
     )
     protect: Annotated[list[StrictStr], Field(max_length=MAX_PROTECTED_TAGS)] = Field(
         default_factory=list, description="Tag names that are never deleted."
@@ -136,6 +138,10 @@ class PlanResponse(ResponseModel):
     warnings: list[str]
 
 
+class EmptyRequest(StrictModel):
+    """A request body without fields. It may be omitted; a body with any field is rejected."""
+
+
 class ApplyRequest(StrictModel):
     plan_id: Annotated[StrictStr, Field(max_length=64)] = Field(alias="planId")
     gc: StrictBool = Field(
@@ -209,13 +215,29 @@ class MaintenanceResponse(ResponseModel):
 
 class ScheduleBody(StrictModel):
     cron: Annotated[StrictStr, Field(max_length=256)] = Field(
-        description="Five fields, or six with trailing seconds.", examples=["0 3 * * *"]
+        description="Five fields, or six with trailing seconds. It must match at least one date.",
+        examples=["0 3 * * *"],
     )
     timezone: Annotated[StrictStr, Field(max_length=64)] = "UTC"
     action: Literal["prune", "gc", "prune-gc"]
-    policies: Annotated[list[StrictStr], Field(max_length=1000)] | None = None
-    untagged_older_than: Duration | None = Field(default=None, alias="untaggedOlderThan")
+    policies: Annotated[list[StrictStr], Field(max_length=1000)] | None = Field(
+        default=None,
+        description="Names of existing policies to apply, also disabled ones; omit for every "
+        "enabled policy.",
+    )
+    untagged_older_than: Duration | None = Field(
+        default=None,
+        alias="untaggedOlderThan",
+        description="Also delete untagged manifests pushed longer ago than this, as in a prune "
+        "plan request.",
+    )
     enabled: StrictBool = True
+
+
+class ScheduleLastRun(ResponseModel):
+    id: int
+    status: str
+    started_at: str | None = Field(alias="startedAt")
 
 
 class ScheduleResponse(ResponseModel):
@@ -228,8 +250,18 @@ class ScheduleResponse(ResponseModel):
     enabled: bool
     created_at: str | None = Field(alias="createdAt")
     updated_at: str | None = Field(alias="updatedAt")
-    last_fired_at: str | None = Field(alias="lastFiredAt")
+    last_fired_at: str | None = Field(
+        alias="lastFiredAt", description="Scheduled time of the last run the scheduler started."
+    )
+    last_run: ScheduleLastRun | None = Field(
+        alias="lastRun",
+        description="The newest run of this schedule, started by the scheduler or by a request.",
+    )
     next_run_at: str | None = Field(alias="nextRunAt")
+    error: str | None = Field(
+        description="Why the schedule cannot run, such as a cron expression that matches no "
+        "date or a time zone the system no longer knows; null when it can run."
+    )
 
 
 class ScheduleList(ResponseModel):

@@ -5,6 +5,9 @@ endpoint rejects push grants and the delete endpoint rejects deletions) and
 the embedded registry runs in Distribution's read-only mode: pulls keep
 working, and every write gets ``405 Method not allowed``. Maintenance is held
 by the operator (``maintenance on``) or by one cleanup operation at a time.
+
+The operator's maintenance is stored in the database, so a restarted service
+starts the registry read-only again and keeps it so until ``maintenance off``.
 """
 
 from __future__ import annotations
@@ -15,13 +18,21 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from nerve_registry.api.state import Maintenance, Services
 from nerve_registry.embedded.collector import collect_garbage
 from nerve_registry.embedded.errors import EmbeddedRegistryError
 from nerve_registry.embedded.storage import RegistryStorage
 from nerve_registry.errors import MaintenanceError, UnsupportedOperationError
-from nerve_registry.store.database import utcnow
+from nerve_registry.store import cleanup as store
+from nerve_registry.store.database import transaction, utcnow
+
+if TYPE_CHECKING:
+    from nerve_registry.embedded.supervisor import RegistrySupervisor
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +85,22 @@ def ensure_writable(services: Services) -> None:
         )
 
 
+async def start_registry(supervisor: RegistrySupervisor, database: sessionmaker[Session]) -> None:
+    """Start the embedded registry, read-only when the operator's maintenance is stored.
+
+    Starting it read-only at once leaves no moment in which a client with a
+    token from before the stop could push.
+    """
+    stored = await asyncio.to_thread(_load_operator_maintenance, database)
+    if stored is None:
+        await supervisor.start()
+        return
+
+    logger.info("Starting the registry read-only: the operator's maintenance is on")
+    # On a supervisor that has not started yet, restart() only starts the process.
+    await supervisor.restart(read_only=True)
+
+
 class MaintenanceControl:
     """Switches the registry between read-write and read-only maintenance."""
 
@@ -95,22 +122,51 @@ class MaintenanceControl:
             )
         return RegistryStorage(supervisor.storage_dir)
 
-    async def set_operator_hold(self, active: bool, reason: str) -> None:
-        """Turn the operator's maintenance on or off. The caller holds the operation lock."""
+    async def set_operator_hold(self, active: bool, reason: str, *, set_by: str) -> None:
+        """Turn the operator's maintenance on or off and store it.
+
+        The caller holds the operation lock.
+        """
         if active == self.operator_hold:
             if active:
                 self.services.maintenance.reason = reason
+                await self._store_hold(reason, set_by)
             return
 
         if active:
             await self._enter(reason)
             self.operator_hold = True
+            await self._store_hold(reason, set_by)
             logger.info("Maintenance turned on by an operator: %s", reason)
             return
 
+        await asyncio.to_thread(self._clear_stored_hold)
         self.operator_hold = False
         await self._leave()
         logger.info("Maintenance turned off by an operator")
+
+    async def restore_operator_hold(self) -> None:
+        """Restore the operator's maintenance stored before the last stop, if there is one.
+
+        ``start_registry`` has started the registry read-only already. If it was
+        started otherwise, this switches it.
+        """
+        stored = await asyncio.to_thread(_load_operator_maintenance, self.services.database)
+        if stored is None:
+            return
+        reason, since = stored
+
+        supervisor = self.services.supervisor
+        if supervisor is not None and not supervisor.read_only:
+            await supervisor.restart(read_only=True)
+        self.services.maintenance = Maintenance(active=True, reason=reason, since=since)
+        self.operator_hold = True
+        logger.info(
+            "Restored the operator's maintenance, on since %s: %s. The registry stays "
+            "read-only until 'nerve-registry maintenance off'.",
+            since.isoformat(),
+            reason,
+        )
 
     @asynccontextmanager
     async def window(self, reason: str) -> AsyncIterator[None]:
@@ -169,6 +225,18 @@ class MaintenanceControl:
             summary=result.summary,
         )
 
+    async def _store_hold(self, reason: str, set_by: str) -> None:
+        since = self.services.maintenance.since or utcnow()
+        await asyncio.to_thread(self._save_hold, reason, since, set_by)
+
+    def _save_hold(self, reason: str, since: datetime, set_by: str) -> None:
+        with transaction(self.services.database) as session:
+            store.save_operator_maintenance(session, reason=reason, since=since, set_by=set_by)
+
+    def _clear_stored_hold(self) -> None:
+        with transaction(self.services.database) as session:
+            store.clear_operator_maintenance(session)
+
     async def _enter(self, reason: str) -> None:
         # 1. Announce maintenance first, so that new writes through this service stop.
         self.services.maintenance = Maintenance(active=True, reason=reason, since=utcnow())
@@ -211,3 +279,10 @@ class MaintenanceControl:
                 if attempt == RESTORE_ATTEMPTS:
                     raise
                 await asyncio.sleep(RESTORE_DELAY)
+
+
+def _load_operator_maintenance(database: sessionmaker[Session]) -> tuple[str, datetime] | None:
+    """Return the reason and start of the stored operator's maintenance, or None."""
+    with transaction(database) as session:
+        record = store.get_operator_maintenance(session)
+        return (record.reason, record.since) if record is not None else None

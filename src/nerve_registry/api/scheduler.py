@@ -4,6 +4,10 @@ A schedule fires at most once per check: when the service was down over
 several due times, it runs once at the next check and then follows its
 expression again. Runs go through ``CleanupController.run_scheduled``, which
 waits for any operation that is running.
+
+A stored schedule without a next fire time (a cron expression that matches no
+date, or a time zone that the time zone database no longer has) is skipped and
+logged at every check, so it never delays the others.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import datetime, timedelta
 
 from nerve_registry.api.cleanup import CleanupController
 from nerve_registry.domain.cron import next_fire_time, previous_fire_time
-from nerve_registry.errors import NerveRegistryError
+from nerve_registry.errors import InvalidInputError, NerveRegistryError
 from nerve_registry.store import cleanup as store
 from nerve_registry.store.database import transaction, utcnow
 
@@ -83,15 +87,28 @@ class Scheduler:
         next_due = now + timedelta(seconds=MAX_SLEEP)
 
         for schedule in schedules:
-            due = next_fire_time(schedule.cron, schedule.timezone, schedule.base)
-            if due <= now:
-                fired_at = previous_fire_time(schedule.cron, schedule.timezone, now)
-                await asyncio.to_thread(self._mark_fired, schedule.name, fired_at)
-                await self._run(schedule)
-                due = next_fire_time(schedule.cron, schedule.timezone, fired_at)
+            try:
+                due = await self._fire_if_due(schedule, now)
+            except InvalidInputError as error:
+                logger.warning("Skipped schedule %s: %s", schedule.name, error.message)
+                continue
             next_due = min(next_due, due)
 
         return max(MIN_SLEEP, (next_due - utcnow()).total_seconds())
+
+    async def _fire_if_due(self, schedule: _Due, now: datetime) -> datetime:
+        """Run the schedule if it is due; return its next fire time.
+
+        Raises InvalidInputError, before anything runs, when the schedule has no fire time.
+        """
+        due = next_fire_time(schedule.cron, schedule.timezone, schedule.base)
+        if due > now:
+            return due
+
+        fired_at = previous_fire_time(schedule.cron, schedule.timezone, now)
+        await asyncio.to_thread(self._mark_fired, schedule.name, fired_at)
+        await self._run(schedule)
+        return next_fire_time(schedule.cron, schedule.timezone, fired_at)
 
     async def _run(self, schedule: _Due) -> None:
         logger.info("Schedule %s is due: starting %s", schedule.name, schedule.action)
@@ -100,7 +117,7 @@ class Scheduler:
                 action=schedule.action,
                 policy_names=schedule.policies,
                 untagged_older_than=schedule.untagged_older_than,
-                triggered_by=f"schedule:{schedule.name}",
+                triggered_by=store.schedule_trigger(schedule.name),
             )
         except NerveRegistryError as error:
             logger.error("Scheduled run of %s failed: %s", schedule.name, error.message)

@@ -70,6 +70,9 @@ def prune(
 
     with open_registry(connection) as registry:
         handle = registry.ms
+        # Maintenance rejects tag deletions, so check it before the plan reads the registry.
+        if not dry_run and not no_policies:
+            _ensure_no_maintenance(handle)
         plan = handle.post(
             "nerve/registry/prune/plan", json=body, accepted_status=[200], timeout=PLAN_TIMEOUT
         ).json()
@@ -83,7 +86,7 @@ def prune(
             return
 
         if not assume_yes:
-            _confirm(f"Delete these {len(plan['entries'])} entries?")
+            _confirm(f"Delete {_count(len(plan['entries']), 'entry', 'entries')}?")
         run = handle.post(
             "nerve/registry/prune/apply",
             json={"planId": plan["id"], "gc": collect},
@@ -116,7 +119,13 @@ def gc(assume_yes: bool, connection: Connection) -> None:
 
 @click.command()
 @click.argument("run_id", required=False, type=click.IntRange(1))
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="Maximum number of runs to list, newest first.",
+)
 @client_options
 @exits_on_errors
 def runs(run_id: int | None, limit: int, connection: Connection) -> None:
@@ -249,6 +258,21 @@ def _show_maintenance(state: dict[str, Any], *, as_json: bool) -> None:
         click.echo("No maintenance: the registry accepts pushes.")
 
 
+def _ensure_no_maintenance(handle: MSHandle) -> None:
+    state = handle.get("nerve/registry/maintenance", accepted_status=[200]).json()
+    if state["active"]:
+        raise OperationFailed(
+            f"The registry is in read-only maintenance since {state['since']} "
+            f"({state['reason']}), so no tag can be deleted. Preview the plan with --dry-run, "
+            "or end the maintenance with 'nerve-registry maintenance off' if an operator "
+            "turned it on."
+        )
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
 def _show_plan(plan: dict[str, Any], *, show_kept: bool) -> None:
     for warning in plan["warnings"]:
         click.echo(f"Warning: {warning}", err=True)
@@ -284,8 +308,8 @@ def _show_plan(plan: dict[str, Any], *, show_kept: bool) -> None:
     )
     if plan["entries"]:
         click.echo(
-            f"{len(plan['entries'])} entries; garbage collection frees about "
-            f"{human_size(plan['freedBytes'])} once they are deleted. Plan {plan['id']}.",
+            f"{_count(len(plan['entries']), 'entry', 'entries')}; garbage collection frees "
+            f"about {human_size(plan['freedBytes'])} once they are deleted. Plan {plan['id']}.",
             err=True,
         )
 
@@ -331,24 +355,29 @@ def _finish(run: dict[str, Any], *, as_json: bool) -> None:
 
 
 def _show_run(run: dict[str, Any]) -> None:
-    problems = [
+    outcomes = [
         [
-            outcome_kind,
+            outcome,
             entry["kind"],
             escape(_entry_name(entry)),
             escape(entry.get("message") or ""),
         ]
-        for outcome_kind, key in (("skipped", "skipped"), ("failed", "failed"))
-        for entry in run[key]
+        for outcome in ("deleted", "skipped", "failed")
+        for entry in run[outcome]
     ]
-    problems += [
+    outcomes += [
         ["not attempted", entry["kind"], escape(_entry_name(entry)), ""]
         for entry in run["notAttempted"]
     ]
-    print_table(["OUTCOME", "KIND", "ENTRY", "MESSAGE"], problems, empty="")
+    print_table(["OUTCOME", "KIND", "ENTRY", "MESSAGE"], outcomes, empty="")
 
     click.echo(f"Run {run['id']} ({run['kind']}, {run['triggeredBy']}): {run['status']}.")
-    click.echo(f"Deleted: {len(run['deleted'])} of {run['progress']['total']} steps done.")
+    progress = run["progress"]
+    click.echo(f"Steps done: {progress['done']} of {progress['total']}.")
+    click.echo(
+        f"Deleted {_count(len(run['deleted']), 'entry', 'entries')}, skipped "
+        f"{len(run['skipped'])}, failed {len(run['failed'])}."
+    )
     if run["estimatedFreedBytes"] is not None:
         click.echo(f"Planned to free: {human_size(run['estimatedFreedBytes'])}")
     if run["collection"] is not None:
@@ -358,8 +387,8 @@ def _show_run(run: dict[str, Any]) -> None:
             f"({collection['freedBytes']} bytes); storage is now "
             f"{human_size(collection['storageBytesAfter'])}."
         )
-    elif run["kind"] == "prune":
-        click.echo("Run 'nerve-registry gc' to free the space.")
+    elif run["deleted"]:
+        click.echo("Run 'nerve-registry gc' to free the space of the deleted entries.")
     if run["message"]:
         click.echo(run["message"])
 

@@ -59,14 +59,27 @@ def policy_show(name: str, connection: Connection) -> None:
     "--priority", type=int, default=100, show_default=True, help="Lower is matched first."
 )
 @click.option("--keep-last", type=click.IntRange(0), default=None, help="Keep the newest N tags.")
-@click.option("--older-than", default=None, help="Delete tags older than this, such as 30d.")
-@click.option("--include", default=None, help="Only tags this regular expression fully matches.")
-@click.option("--exclude", default=None, help="Never tags this regular expression fully matches.")
+@click.option(
+    "--older-than",
+    default=None,
+    help="Delete tags older than this duration, such as 30d or 1w2d (units w, d, h, m, s).",
+)
+@click.option(
+    "--include",
+    default=None,
+    help="Only tags that this RE2 regular expression matches in full are candidates.",
+)
+@click.option(
+    "--exclude",
+    default=None,
+    help="Tags that this RE2 regular expression matches in full are never candidates.",
+)
 @click.option("--protect", multiple=True, help="A tag name never to delete (repeatable).")
 @click.option(
     "--untagged-older-than",
     default=None,
-    help="Delete untagged manifests pushed longer ago than this (embedded registry).",
+    help="Delete untagged manifests pushed longer ago than this duration, such as 30d "
+    "(embedded registry).",
 )
 @click.option(
     "--time-source",
@@ -144,6 +157,10 @@ def schedule_list(connection: Connection) -> None:
     if connection.as_json:
         print_json(result)
         return
+    for entry in result["schedules"]:
+        if entry["error"]:
+            name = entry["name"]
+            click.echo(f"Warning: schedule '{name}' cannot run: {entry['error']}", err=True)
     rows = [
         [
             escape(entry["name"]),
@@ -152,7 +169,7 @@ def schedule_list(connection: Connection) -> None:
             entry["action"],
             escape(", ".join(entry["policies"])) if entry["policies"] is not None else "(enabled)",
             entry["nextRunAt"] or "-",
-            entry["lastFiredAt"] or "-",
+            _last_run(entry["lastRun"]),
         ]
         for entry in result["schedules"]
     ]
@@ -173,8 +190,19 @@ def schedule_list(connection: Connection) -> None:
     required=True,
     help="What runs: a prune, garbage collection, or a prune followed by it.",
 )
-@click.option("--policy", "policies", multiple=True, help="Apply only this policy (repeatable).")
-@click.option("--untagged-older-than", default=None, help="Also delete untagged manifests.")
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    help="Apply only this existing policy, also if disabled (repeatable). Default: every "
+    "enabled policy at the time of each run.",
+)
+@click.option(
+    "--untagged-older-than",
+    default=None,
+    help="Also delete untagged manifests pushed longer ago than this duration (such as 30d, "
+    "or 0s for all) in every repository, and remove repositories left empty.",
+)
 @click.option("--disabled", is_flag=True, help="Store the schedule without running it.")
 @client_options
 @exits_on_errors
@@ -238,6 +266,12 @@ def schedule_run(name: str, connection: Connection) -> None:
         print_json(run)
     else:
         click.echo(f"Started run {run['id']}; follow it with: nerve-registry runs {run['id']}")
+
+
+def _last_run(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "-"
+    return f"{run['startedAt']} (run {run['id']}, {run['status']})"
 
 
 def _policy_row(entry: dict[str, Any]) -> list[str]:

@@ -3,6 +3,11 @@
 An expression has five fields (minute, hour, day of month, month, day of
 week), or six with a trailing seconds field. Times are evaluated in the
 schedule's IANA time zone.
+
+An expression can be valid and still match no date, such as ``0 3 30 2 *``
+(30 February). croniter raises CroniterBadDateError for it when asked for
+the next or previous time, which ``next_fire_time`` and ``previous_fire_time``
+turn into InvalidInputError.
 """
 
 from __future__ import annotations
@@ -10,12 +15,16 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
+from croniter import CroniterBadDateError, CroniterError, croniter
 
 from nerve_registry.domain.references import shown_value
 from nerve_registry.errors import InvalidInputError
 
 MAX_CRON_LENGTH = 256
+_NO_DATE_HINT = (
+    "Dates such as 30 February or 31 April do not exist. Choose a day of the month that "
+    "exists in every month the expression names."
+)
 
 
 def validate_cron(expression: object, field: str = "cron") -> str:
@@ -46,11 +55,37 @@ def validate_timezone(name: object, field: str = "timezone") -> str:
     return name
 
 
+def validate_fires(expression: str, timezone: str, *, now: datetime, field: str = "cron") -> None:
+    """Raise InvalidInputError naming ``field`` unless the expression fires after ``now``.
+
+    Call it after ``validate_cron`` and ``validate_timezone``.
+    """
+    base = now.astimezone(_zone(timezone))
+    try:
+        croniter(expression, base).get_next(datetime)
+    except CroniterBadDateError as error:
+        raise InvalidInputError(
+            f"Field '{field}' has the cron expression {shown_value(expression)}, which matches "
+            f"no date, so the schedule would never run. {_NO_DATE_HINT}"
+        ) from error
+    except CroniterError as error:
+        raise InvalidInputError(
+            f"Field '{field}' has the cron expression {shown_value(expression)}, which cannot "
+            f"be evaluated: {error}"
+        ) from error
+
+
 def next_fire_time(expression: str, timezone: str, after: datetime) -> datetime:
-    """Return the first time after ``after`` that the expression matches, timezone-aware."""
-    base = after.astimezone(ZoneInfo(timezone))
+    """Return the first time after ``after`` that the expression matches, timezone-aware.
+
+    Raises InvalidInputError when the time zone is unknown or the expression
+    matches no date.
+    """
+    base = after.astimezone(_zone(timezone))
     try:
         fire: datetime = croniter(expression, base).get_next(datetime)
+    except CroniterBadDateError as error:
+        raise InvalidInputError(_no_date_message(expression)) from error
     except CroniterError as error:
         raise InvalidInputError(
             f"The cron expression {expression!r} is invalid: {error}"
@@ -59,7 +94,32 @@ def next_fire_time(expression: str, timezone: str, after: datetime) -> datetime:
 
 
 def previous_fire_time(expression: str, timezone: str, before: datetime) -> datetime:
-    """Return the last time at or before ``before`` that the expression matches."""
-    base = before.astimezone(ZoneInfo(timezone))
-    fire: datetime = croniter(expression, base).get_prev(datetime)
+    """Return the last time at or before ``before`` that the expression matches.
+
+    Raises InvalidInputError like ``next_fire_time``.
+    """
+    base = before.astimezone(_zone(timezone))
+    try:
+        fire: datetime = croniter(expression, base).get_prev(datetime)
+    except CroniterBadDateError as error:
+        raise InvalidInputError(_no_date_message(expression)) from error
+    except CroniterError as error:
+        raise InvalidInputError(
+            f"The cron expression {expression!r} is invalid: {error}"
+        ) from error
     return fire
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    """Return the time zone; a stored name can vanish when the time zone database changes."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInputError(
+            f"The time zone {timezone!r} is unknown to this system's time zone database; "
+            "set the schedule again with an IANA name such as 'UTC' or 'Europe/Vienna'."
+        ) from error
+
+
+def _no_date_message(expression: str) -> str:
+    return f"The cron expression {expression!r} matches no date. {_NO_DATE_HINT}"

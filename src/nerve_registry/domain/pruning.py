@@ -102,12 +102,15 @@ def build_plan(
     """
     plan = Plan(entries=[], kept=[], warnings=list(inventory.warnings))
     outcomes: dict[str, _RepositoryOutcome] = {}
+    governing: dict[str, RetentionPolicy] = {}
 
     # 1. Apply the governing policy, and untagged cleanup, to each repository.
     for name, content in inventory.repositories.items():
         policy = select_policy(policies, name)
         outcome = _RepositoryOutcome()
         outcomes[name] = outcome
+        if policy is not None:
+            governing[policy.name] = policy
 
         _plan_tags(inventory, name, policy, now, outcome, plan)
         cleanup_age = _untagged_age(policy, untagged_older_than)
@@ -116,6 +119,10 @@ def build_plan(
             outcome.remove_repository = not (set(content.tags) - _tags(outcome)) and not (
                 outcome.surviving_manifests
             )
+
+    for policy in sorted(governing.values(), key=lambda policy: policy.name):
+        if policy.keeps_no_candidate:
+            plan.warnings.append(_keeps_nothing_warning(policy))
 
     if untagged_older_than is not None and not inventory.revisions_known:
         plan.warnings.append(
@@ -133,6 +140,20 @@ def build_plan(
             plan.entries.append(_repository_entry(name, policy_name=_policy_of(outcome)))
 
     return plan
+
+
+def _keeps_nothing_warning(policy: RetentionPolicy) -> str:
+    rules = []
+    if policy.keep_last is not None:
+        rules.append(f"keepLast {policy.keep_last}")
+    if policy.older_than is not None:
+        rules.append(f"olderThan {format_duration(policy.older_than)}")
+    unknown_time = " and that has a known time" if policy.older_than is not None else ""
+    return (
+        f"Policy '{policy.name}' keeps no candidate tag ({' and '.join(rules)}): it deletes "
+        f"every tag of the repositories it governs that protect, include and exclude do not "
+        f"keep{unknown_time}. Check the plan's entries before you apply it."
+    )
 
 
 def _plan_tags(

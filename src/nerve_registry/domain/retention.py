@@ -9,7 +9,7 @@ How the rules combine:
 2. Within the governing policy, a tag is kept without further checks when it is
    listed in ``protect``, when ``include`` is set and does not match the tag, or
    when ``exclude`` matches the tag. These tags do not count toward ``keep_last``.
-   Both expressions must match the whole tag (``re.fullmatch``).
+   Both expressions use RE2 syntax and must match the whole tag.
 3. The remaining tags are the candidates, ordered newest first by their time
    (see ``TimeSource``). Ties, and tags without any known time, are ordered by
    tag name. A tag without a known time counts as newer than every tag with one.
@@ -25,6 +25,11 @@ Repository patterns are globs over repository names: ``*`` matches any
 characters except ``/``, ``**`` matches any characters including ``/``, and
 ``?`` matches one character except ``/``. So ``ci/*`` matches ``ci/app`` but
 not ``ci/app/arm``, and ``ci/**`` matches both.
+
+Globs and tag expressions are matched with RE2 (google-re2), which runs in
+time linear in the length of the text. Python's ``re`` backtracks, so an
+expression such as ``(a+)+`` against a tag of 30 a's and one other character
+would keep a CPU busy for many seconds.
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
+
+import re2
 
 from nerve_registry.domain.references import shown_value, validate_tag
-from nerve_registry.errors import InvalidInputError
+from nerve_registry.errors import ConflictError, InvalidInputError
 
 MAX_POLICY_NAME_LENGTH = 64
 MAX_PATTERN_LENGTH = 255
@@ -47,12 +55,30 @@ MAX_PROTECTED_TAGS = 1000
 MAX_KEEP_LAST = 1_000_000
 # Durations above this are almost certainly typing mistakes (a century).
 MAX_DURATION = timedelta(days=36_500)
+# Longer duration texts are rejected before their numbers are parsed.
+MAX_DURATION_TEXT = 64
 DEFAULT_PRIORITY = 100
 
 POLICY_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 _PATTERN_RE = re.compile(r"[a-z0-9._/*?-]+")
 _DURATION_RE = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DURATION_UNITS = (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    # RE2 logs every pattern it cannot compile to stderr; the caller reports the error instead.
+    options.log_errors = False
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+class Matcher(Protocol):
+    """A compiled RE2 expression; ``fullmatch`` returns a match object or None."""
+
+    def fullmatch(self, text: str) -> object | None: ...
 
 
 class TimeSource(enum.StrEnum):
@@ -94,6 +120,18 @@ class RetentionPolicy:
     @property
     def deletes_tags(self) -> bool:
         return self.keep_last is not None or self.older_than is not None
+
+    @property
+    def keeps_no_candidate(self) -> bool:
+        """True when the rules select every candidate: ``keepLast`` 0, ``olderThan`` 0s or both.
+
+        ``olderThan`` 0s still keeps candidates without a known time.
+        """
+        if not self.deletes_tags:
+            return False
+        keeps_none = self.keep_last is None or self.keep_last == 0
+        any_age = self.older_than is None or self.older_than <= timedelta(0)
+        return keeps_none and any_age
 
 
 @dataclass(frozen=True)
@@ -199,9 +237,9 @@ def tag_time(facts: TagFacts, source: TimeSource) -> tuple[datetime | None, str 
 def _reason_not_candidate(policy: RetentionPolicy, tag: str) -> str | None:
     if tag in policy.protect:
         return f"protected by policy '{policy.name}'"
-    if policy.include is not None and not re.fullmatch(policy.include, tag):
+    if policy.include is not None and not compile_tag_expression(policy.include).fullmatch(tag):
         return f"not matched by include '{policy.include}'"
-    if policy.exclude is not None and re.fullmatch(policy.exclude, tag):
+    if policy.exclude is not None and compile_tag_expression(policy.exclude).fullmatch(tag):
         return f"matched by exclude '{policy.exclude}'"
     return None
 
@@ -221,10 +259,12 @@ def _decide_candidate(
             return False, "no created or push time is known"
         if time >= cutoff:
             return False, f"newer than {age}"
-        if policy.keep_last is not None:
+        if policy.keep_last:
             return True, f"older than {age} and not among the newest {policy.keep_last}"
         return True, f"older than {age}"
 
+    if policy.keep_last == 0:
+        return True, "keepLast is 0, so no candidate is kept"
     return True, f"not among the newest {policy.keep_last}"
 
 
@@ -233,8 +273,8 @@ def _negated(time: datetime | None) -> float:
 
 
 @functools.lru_cache(maxsize=1024)
-def compile_repository_pattern(pattern: str) -> re.Pattern[str]:
-    """Translate a repository glob into a regular expression (see the module docstring)."""
+def compile_repository_pattern(pattern: str) -> Matcher:
+    """Translate a repository glob into an RE2 expression (see the module docstring)."""
     parts: list[str] = []
     index = 0
     while index < len(pattern):
@@ -249,10 +289,18 @@ def compile_repository_pattern(pattern: str) -> re.Pattern[str]:
         elif character == "?":
             parts.append("[^/]")
         else:
-            parts.append(re.escape(character))
+            parts.append(re2.escape(character))
         index += 1
 
-    return re.compile("".join(parts))
+    matcher: Matcher = re2.compile("".join(parts), _RE2_OPTIONS)
+    return matcher
+
+
+@functools.lru_cache(maxsize=256)
+def compile_tag_expression(expression: str) -> Matcher:
+    """Compile an include or exclude expression with RE2; raises ``re2.error`` if it cannot."""
+    matcher: Matcher = re2.compile(expression, _RE2_OPTIONS)
+    return matcher
 
 
 def parse_duration(value: object, field: str) -> timedelta:
@@ -262,25 +310,25 @@ def parse_duration(value: object, field: str) -> timedelta:
     order: ``w`` weeks, ``d`` days, ``h`` hours, ``m`` minutes, ``s`` seconds.
     """
     text = value.strip() if isinstance(value, str) else None
-    match = _DURATION_RE.fullmatch(text) if text else None
+    match = _DURATION_RE.fullmatch(text) if text and len(text) <= MAX_DURATION_TEXT else None
     if match is None or not any(match.groups()):
         raise InvalidInputError(
             f"Field '{field}' has the invalid duration {shown_value(value)}: use a number with "
             "a unit, such as '30d', '12h' or '1w2d' (units w, d, h, m, s)."
         )
 
+    # Compare whole seconds first: timedelta raises OverflowError above 999999999 days.
     seconds = sum(
         int(amount) * factor
         for amount, (_unit, factor) in zip(match.groups(), _DURATION_UNITS, strict=True)
         if amount
     )
-    duration = timedelta(seconds=seconds)
-    if duration > MAX_DURATION:
+    if seconds > MAX_DURATION.total_seconds():
         raise InvalidInputError(
             f"Field '{field}' is too long a duration ({shown_value(value)}); the maximum is "
             f"{MAX_DURATION.days} days."
         )
-    return duration
+    return timedelta(seconds=seconds)
 
 
 def format_duration(duration: timedelta) -> str:
@@ -332,7 +380,7 @@ def validate_repository_patterns(patterns: Sequence[object], field: str) -> tupl
 
 
 def validate_expression(expression: object, field: str) -> str:
-    """Return ``expression`` if it compiles as a Python regular expression."""
+    """Return ``expression`` if RE2 compiles it, else raise InvalidInputError naming ``field``."""
     if not isinstance(expression, str) or not expression:
         raise InvalidInputError(f"Field '{field}' must be a non-empty regular expression.")
     if len(expression) > MAX_EXPRESSION_LENGTH:
@@ -341,13 +389,42 @@ def validate_expression(expression: object, field: str) -> str:
         )
 
     try:
-        re.compile(expression)
-    except re.error as error:
+        compile_tag_expression(expression)
+    except re2.error as error:
         raise InvalidInputError(
-            f"Field '{field}' is not a valid regular expression ({error}): "
-            f"{shown_value(expression)}."
+            f"Field '{field}' is not a valid RE2 regular expression ({_re2_reason(error)}): "
+            f"{shown_value(expression)}. RE2 has no lookarounds such as (?=...) or (?!...) "
+            "and no backreferences such as \\1."
         ) from error
     return expression
+
+
+def check_stored_expressions(policy: RetentionPolicy) -> None:
+    """Raise ConflictError when a stored include or exclude expression does not compile with RE2.
+
+    Versions that matched with Python's ``re`` module accepted lookarounds and
+    backreferences, so a policy stored by one of them can contain syntax that
+    RE2 rejects.
+    """
+    for field, expression in (("include", policy.include), ("exclude", policy.exclude)):
+        if expression is None:
+            continue
+        try:
+            validate_expression(expression, field)
+        except InvalidInputError as error:
+            raise ConflictError(
+                f"Retention policy '{policy.name}' cannot be applied: {error.message} Set the "
+                f"policy again with 'nerve-registry policy set {policy.name}'.",
+                error_code="POLICY_INVALID",
+            ) from error
+
+
+def _re2_reason(error: Exception) -> str:
+    """Return RE2's reason for rejecting a pattern, which the binding passes as bytes."""
+    reason = error.args[0] if error.args else "unknown error"
+    if isinstance(reason, bytes):
+        return reason.decode("utf-8", errors="replace")
+    return str(reason)
 
 
 def validate_protected_tags(tags: Sequence[object], field: str) -> tuple[str, ...]:

@@ -62,6 +62,14 @@ async def collect_garbage(
     )
     try:
         output, _ = await asyncio.wait_for(process.communicate(), time_limit)
+    except asyncio.CancelledError:
+        # The service is stopping. A collector left running would delete blobs that
+        # pushes to the registry, writable again after the stop, still need.
+        logger.warning("Stopping garbage collection (pid %d): the service stops", process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
     except TimeoutError as error:
         with contextlib.suppress(ProcessLookupError):
             process.kill()

@@ -1,7 +1,14 @@
-"""Cleanup records: retention policies, schedules, prune plans and the runs that applied them.
+"""Cleanup records: retention policies, schedules, prune plans, runs and operator maintenance.
 
 Durations are stored in seconds. Lists and plan documents are stored as JSON.
 Validation of field values happens in the API layer before anything is stored.
+
+Seconds and byte counts use 64-bit columns: PostgreSQL's 32-bit ``integer``
+ends at 2147483647, which is about 68 years or 2 GiB.
+
+NOTE: create_schema does not alter existing tables, so a PostgreSQL database
+created before these columns were 64-bit keeps 32-bit ones until they are
+changed with ALTER TABLE ... ALTER COLUMN ... TYPE bigint.
 """
 
 from __future__ import annotations
@@ -11,7 +18,18 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text, delete, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    Text,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from nerve_registry.store.database import Base, UTCDateTime, utcnow
@@ -25,6 +43,10 @@ RUN_SUCCEEDED = "succeeded"
 RUN_PARTIAL = "partial"
 RUN_FAILED = "failed"
 RUN_INTERRUPTED = "interrupted"
+INTERRUPTED_MESSAGE = "The service stopped while this run was in progress."
+
+# The single row of MaintenanceRecord.
+_MAINTENANCE_ROW = 1
 
 
 class PolicyRecord(Base):
@@ -34,11 +56,11 @@ class PolicyRecord(Base):
     priority: Mapped[int] = mapped_column(Integer)
     repositories: Mapped[list[str]] = mapped_column(JSON)
     keep_last: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    older_than_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    older_than_seconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     include: Mapped[str | None] = mapped_column(Text, nullable=True)
     exclude: Mapped[str | None] = mapped_column(Text, nullable=True)
     protect: Mapped[list[str]] = mapped_column(JSON)
-    untagged_older_than_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    untagged_older_than_seconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     time_source: Mapped[str] = mapped_column(String(16))
     enabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -54,7 +76,7 @@ class ScheduleRecord(Base):
     action: Mapped[str] = mapped_column(String(16))
     # Names of the policies a prune applies; None means every enabled policy.
     policies: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-    untagged_older_than_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    untagged_older_than_seconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -85,11 +107,36 @@ class RunRecord(Base):
     plan_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
-    estimated_freed_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    freed_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    estimated_freed_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    freed_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # deleted, skipped and failed entries, and the collector's summary.
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class MaintenanceRecord(Base):
+    """The operator's maintenance (``maintenance on``), kept so that a restart restores it.
+
+    The table has one row while the operator's maintenance is on and none otherwise.
+    The maintenance that a cleanup operation starts for itself is not stored.
+    """
+
+    __tablename__ = "operator_maintenance"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    set_by: Mapped[str] = mapped_column(String(128))
+
+
+def schedule_trigger(name: str) -> str:
+    """Return ``triggered_by`` of a run that the scheduler started for schedule ``name``."""
+    return f"schedule:{name}"
+
+
+def manual_schedule_trigger(account: str, name: str) -> str:
+    """Return ``triggered_by`` of a run that ``account`` started with ``schedule run NAME``."""
+    return f"account:{account} (schedule {name})"
 
 
 def list_policies(session: Session) -> list[PolicyRecord]:
@@ -154,6 +201,31 @@ def put_schedule(session: Session, record: ScheduleRecord) -> tuple[ScheduleReco
     existing.updated_at = utcnow()
     logger.info("Replaced cleanup schedule %s (%s)", record.name, record.cron)
     return existing, False
+
+
+def schedules_applying(session: Session, policy: str) -> list[str]:
+    """Return the names of the schedules that name ``policy`` in their policy list."""
+    return [
+        record.name
+        for record in list_schedules(session)
+        if record.policies is not None and policy in record.policies
+    ]
+
+
+def last_schedule_run(session: Session, name: str) -> RunRecord | None:
+    """Return the newest run of schedule ``name``, started by the scheduler or by an account."""
+    statement = (
+        select(RunRecord)
+        .where(
+            or_(
+                RunRecord.triggered_by == schedule_trigger(name),
+                RunRecord.triggered_by.endswith(f" (schedule {name})", autoescape=True),
+            )
+        )
+        .order_by(RunRecord.id.desc())
+        .limit(1)
+    )
+    return session.scalars(statement).first()
 
 
 def delete_schedule(session: Session, name: str) -> bool:
@@ -239,10 +311,28 @@ def mark_interrupted_runs(session: Session) -> int:
     result = session.execute(
         update(RunRecord)
         .where(RunRecord.status == RUN_RUNNING)
-        .values(
-            status=RUN_INTERRUPTED,
-            finished_at=utcnow(),
-            message="The service stopped while this run was in progress.",
-        )
+        .values(status=RUN_INTERRUPTED, finished_at=utcnow(), message=INTERRUPTED_MESSAGE)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def get_operator_maintenance(session: Session) -> MaintenanceRecord | None:
+    return session.get(MaintenanceRecord, _MAINTENANCE_ROW)
+
+
+def save_operator_maintenance(
+    session: Session, *, reason: str, since: datetime, set_by: str
+) -> None:
+    """Store the operator's maintenance, replacing the reason of one already stored."""
+    record = session.get(MaintenanceRecord, _MAINTENANCE_ROW)
+    if record is None:
+        session.add(
+            MaintenanceRecord(id=_MAINTENANCE_ROW, reason=reason, since=since, set_by=set_by)
+        )
+        return
+    record.reason = reason
+    record.set_by = set_by
+
+
+def clear_operator_maintenance(session: Session) -> None:
+    session.execute(delete(MaintenanceRecord))

@@ -19,6 +19,7 @@ from nerve_registry.api.auth import AdminAccount
 from nerve_registry.api.cleanup import KIND_GC, KIND_PRUNE_GC, cleanup_of
 from nerve_registry.api.cleanup_schemas import (
     ApplyRequest,
+    EmptyRequest,
     MaintenanceRequest,
     MaintenanceResponse,
     PlanRequest,
@@ -33,12 +34,13 @@ from nerve_registry.api.cleanup_schemas import (
     ScheduleResponse,
     UntaggedReport,
 )
+from nerve_registry.api.maintenance import ensure_writable
 from nerve_registry.api.schemas import ErrorBody
 from nerve_registry.api.state import services_of
 from nerve_registry.domain import cron, retention
 from nerve_registry.domain.configs import format_timestamp
 from nerve_registry.domain.inventory import build_inventory
-from nerve_registry.errors import NotFoundError
+from nerve_registry.errors import ConflictError, InvalidInputError, NotFoundError
 from nerve_registry.store import cleanup as store
 from nerve_registry.store.database import transaction, utcnow
 
@@ -52,7 +54,11 @@ MAX_ROW_ID = 2**63 - 1
 _PLAN_ID_RE = re.compile(r"[a-f0-9]{32}")
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorBody, "description": "Invalid input; the message names the field."},
+    400: {
+        "model": ErrorBody,
+        "description": "Invalid input, or an unknown field in the body; the message names "
+        "the field.",
+    },
     403: {"model": ErrorBody, "description": "No valid session, or not an administrator."},
 }
 _NOT_FOUND: dict[int | str, dict[str, object]] = {
@@ -112,14 +118,27 @@ def put_policy(
 @router.delete(
     "/policies/{name}",
     status_code=204,
-    responses={**_ERRORS, **_NOT_FOUND},
+    responses={
+        **_ERRORS,
+        **_NOT_FOUND,
+        409: {"model": ErrorBody, "description": "A schedule names the policy."},
+    },
     summary="Delete a retention policy",
 )
 def delete_policy(name: str, request: Request, account: AdminAccount) -> Response:
     retention.validate_policy_name(name)
     with transaction(services_of(request).database) as session:
+        # A schedule that names a missing policy would fail at every firing.
+        schedules = store.schedules_applying(session, name)
+        if schedules:
+            raise ConflictError(
+                f"Retention policy '{name}' is applied by the schedules "
+                f"{', '.join(schedules)}; change them with 'nerve-registry schedule set' or "
+                "delete them first.",
+                error_code="POLICY_IN_USE",
+            )
         if not store.delete_policy(session, name):
-            raise _policy_not_found(name)
+            raise records.policy_not_found(name)
     logger.info("Account %s deleted retention policy %s", account.name, name)
     return Response(status_code=204)
 
@@ -200,7 +219,10 @@ async def apply_plan(body: ApplyRequest, request: Request, account: AdminAccount
     responses={**_ERRORS, **_CONFLICT},
     summary="Collect garbage in read-only maintenance and measure the bytes freed",
 )
-async def collect_garbage(request: Request, account: AdminAccount) -> dict[str, Any]:
+async def collect_garbage(
+    request: Request, account: AdminAccount, body: EmptyRequest | None = None
+) -> dict[str, Any]:
+    # The body has no fields; declaring it rejects unknown ones such as "dryRun" with 400.
     run_id = await cleanup_of(request).start_gc(triggered_by=f"account:{account.name}")
     logger.info("Account %s started garbage collection run %d", account.name, run_id)
     return await asyncio.to_thread(_run_document, request, run_id)
@@ -300,7 +322,9 @@ async def set_maintenance(
     body: MaintenanceRequest, request: Request, account: AdminAccount
 ) -> dict[str, Any]:
     reason = body.reason.strip() or f"maintenance by {account.name}"
-    await cleanup_of(request).set_maintenance(active=body.active, reason=reason)
+    await cleanup_of(request).set_maintenance(
+        active=body.active, reason=reason, set_by=account.name
+    )
     logger.info("Account %s turned maintenance %s", account.name, "on" if body.active else "off")
     return _maintenance_document(request)
 
@@ -369,19 +393,24 @@ async def delete_schedule(name: str, request: Request, account: AdminAccount) ->
     responses={**_ERRORS, **_NOT_FOUND, **_CONFLICT},
     summary="Run a schedule's action now",
 )
-async def run_schedule(name: str, request: Request, account: AdminAccount) -> dict[str, Any]:
+async def run_schedule(
+    name: str, request: Request, account: AdminAccount, body: EmptyRequest | None = None
+) -> dict[str, Any]:
     retention.validate_policy_name(name)
     documents = await asyncio.to_thread(_schedule_documents, request, name)
     if not documents:
         raise _schedule_not_found(name)
     schedule = documents[0]
     controller = cleanup_of(request)
-    triggered_by = f"account:{account.name} (schedule {name})"
+    triggered_by = store.manual_schedule_trigger(account.name, name)
 
     if schedule["action"] == KIND_GC:
         run_id = await controller.start_gc(triggered_by=triggered_by)
     else:
         controller.ensure_idle()
+        # Policies can delete tags, which maintenance rejects: fail before planning.
+        if schedule["policies"] != []:
+            ensure_writable(services_of(request))
         untagged = schedule["untaggedOlderThan"]
         plan = await controller.make_plan(
             policy_names=schedule["policies"],
@@ -424,16 +453,21 @@ def _policy_record(name: str, body: PolicyBody) -> store.PolicyRecord:
 
 
 def _schedule_record(name: str, body: ScheduleBody) -> store.ScheduleRecord:
+    """Validate every field of the body, except that the policies exist, and build the record."""
     retention.validate_policy_name(name)
     policies = (
         [retention.validate_policy_name(p, f"policies[{i}]") for i, p in enumerate(body.policies)]
         if body.policies is not None
         else None
     )
+    expression = cron.validate_cron(body.cron)
+    timezone = cron.validate_timezone(body.timezone)
+    cron.validate_fires(expression, timezone, now=utcnow())
+
     return store.ScheduleRecord(
         name=name,
-        cron=cron.validate_cron(body.cron),
-        timezone=cron.validate_timezone(body.timezone),
+        cron=expression,
+        timezone=timezone,
         action=body.action,
         policies=policies,
         untagged_older_than_seconds=_seconds_of(body.untagged_older_than, "untaggedOlderThan"),
@@ -450,20 +484,14 @@ def _seconds_of(text: str | None, field: str) -> int | None:
 def _policy_or_404(session: Any, name: str) -> store.PolicyRecord:
     record = store.get_policy(session, name)
     if record is None:
-        raise _policy_not_found(name)
+        raise records.policy_not_found(name)
     return record
-
-
-def _policy_not_found(name: str) -> NotFoundError:
-    return NotFoundError(
-        f"Retention policy '{name}' not found; list them with GET /nerve/registry/policies.",
-        error_code="POLICY_NOT_FOUND",
-    )
 
 
 def _schedule_not_found(name: str) -> NotFoundError:
     return NotFoundError(
-        f"Schedule '{name}' not found; list them with GET /nerve/registry/schedules.",
+        f"Schedule '{name}' not found; list the schedules with 'nerve-registry schedule list' "
+        "(GET /nerve/registry/schedules).",
         error_code="SCHEDULE_NOT_FOUND",
     )
 
@@ -491,7 +519,16 @@ def _maintenance_document(request: Request) -> dict[str, Any]:
 
 
 def _store_schedule(request: Request, record: store.ScheduleRecord) -> bool:
+    """Store the schedule if every policy it names exists; return whether it is new."""
     with transaction(services_of(request).database) as session:
+        for index, policy in enumerate(record.policies or []):
+            if store.get_policy(session, policy) is None:
+                raise NotFoundError(
+                    f"Field 'policies[{index}]' names the retention policy '{policy}', which "
+                    "does not exist; list the policies with 'nerve-registry policy list' (GET "
+                    "/nerve/registry/policies).",
+                    error_code="POLICY_NOT_FOUND",
+                )
         _stored, created = store.put_schedule(session, record)
         return created
 
@@ -508,12 +545,24 @@ def _schedule_documents(request: Request, name: str | None) -> list[dict[str, An
         else:
             record = store.get_schedule(session, name)
             found = [record] if record is not None else []
-        return [_schedule_document(record) for record in found]
+        return [
+            _schedule_document(record, store.last_schedule_run(session, record.name))
+            for record in found
+        ]
 
 
-def _schedule_document(record: store.ScheduleRecord) -> dict[str, Any]:
+def _schedule_document(
+    record: store.ScheduleRecord, last_run: store.RunRecord | None
+) -> dict[str, Any]:
+    """Return the schedule's document; one that cannot run gets ``error`` and no next run."""
     base = max(record.last_fired_at or record.updated_at, record.updated_at, utcnow())
-    next_run = cron.next_fire_time(record.cron, record.timezone, base) if record.enabled else None
+    next_run = None
+    error = None
+    try:
+        next_run = cron.next_fire_time(record.cron, record.timezone, base)
+    except InvalidInputError as invalid:
+        error = invalid.message
+
     return {
         "name": record.name,
         "cron": record.cron,
@@ -525,7 +574,15 @@ def _schedule_document(record: store.ScheduleRecord) -> dict[str, Any]:
         "createdAt": format_timestamp(record.created_at),
         "updatedAt": format_timestamp(record.updated_at),
         "lastFiredAt": format_timestamp(record.last_fired_at),
-        "nextRunAt": format_timestamp(next_run),
+        "lastRun": {
+            "id": last_run.id,
+            "status": last_run.status,
+            "startedAt": format_timestamp(last_run.started_at),
+        }
+        if last_run is not None
+        else None,
+        "nextRunAt": format_timestamp(next_run) if record.enabled else None,
+        "error": error,
     }
 
 
