@@ -81,16 +81,7 @@ def next_fire_time(expression: str, timezone: str, after: datetime) -> datetime:
     Raises InvalidInputError when the time zone is unknown or the expression
     matches no date.
     """
-    base = after.astimezone(_zone(timezone))
-    try:
-        fire: datetime = croniter(expression, base).get_next(datetime)
-    except CroniterBadDateError as error:
-        raise InvalidInputError(_no_date_message(expression)) from error
-    except CroniterError as error:
-        raise InvalidInputError(
-            f"The cron expression {expression!r} is invalid: {error}"
-        ) from error
-    return fire
+    return _fire_time(expression, timezone, after, forward=True)
 
 
 def previous_fire_time(expression: str, timezone: str, before: datetime) -> datetime:
@@ -98,9 +89,14 @@ def previous_fire_time(expression: str, timezone: str, before: datetime) -> date
 
     Raises InvalidInputError like ``next_fire_time``.
     """
-    base = before.astimezone(_zone(timezone))
+    return _fire_time(expression, timezone, before, forward=False)
+
+
+def _fire_time(expression: str, timezone: str, moment: datetime, *, forward: bool) -> datetime:
+    base = moment.astimezone(_zone(timezone))
     try:
-        fire: datetime = croniter(expression, base).get_prev(datetime)
+        schedule = croniter(expression, base)
+        fire: datetime = schedule.get_next(datetime) if forward else schedule.get_prev(datetime)
     except CroniterBadDateError as error:
         raise InvalidInputError(_no_date_message(expression)) from error
     except CroniterError as error:
