@@ -54,8 +54,8 @@ class Result:
 class RawRegistry:
     """Distribution API calls as a plain script makes them: one request after another.
 
-    It answers a Bearer challenge with a token from the service's token
-    endpoint when the registry asks for one.
+    It responds to a Bearer challenge with a token from the service's token
+    endpoint when the registry requests one.
     """
 
     def __init__(self, service: RunningService) -> None:

@@ -367,7 +367,7 @@ class MSHandle(requests.Session):
             )
 
         # login() logs the old session out first, so that a session the MS still
-        # knows is not left open until it times out.
+        # has open is not left behind until it times out.
         self.login()
 
     def _forget_session(self) -> None:
@@ -378,7 +378,7 @@ class MSHandle(requests.Session):
 def _is_permission_denial(response: requests.Response) -> bool:
     """Tell whether a 403 refuses the action itself rather than the session.
 
-    The MS registry service marks such answers with the error code
+    The MS registry service marks such responses with the error code
     PERMISSION_DENIED. Logging in again cannot change them, so the handle
     raises at once instead of opening a second session.
     """

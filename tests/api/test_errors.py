@@ -142,12 +142,12 @@ def test_login_secret_never_echoed(service: RunningService, secret: object) -> N
     response = requests.post(
         f"{service.url}/auth/login", json={"identity": "admin", "secret": secret}, timeout=10
     )
-    shown = str(secret)[:20]
+    secret_prefix = str(secret)[:20]
 
     assert response.status_code == 400
     assert "'secret'" in response.json()["message"]
-    assert shown not in response.text
-    assert shown not in service.log_text()
+    assert secret_prefix not in response.text
+    assert secret_prefix not in service.log_text()
 
 
 def test_unknown_field_rejected(api: ApiSession) -> None:

@@ -19,7 +19,7 @@ UNTAGGED = "team/app05"
 
 @pytest.fixture(scope="module")
 def catalog_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    """A service whose registry holds 30 images, one of them with all its tags deleted."""
+    """A service whose registry contains 30 images, one of them with all its tags deleted."""
     root = tmp_path_factory.mktemp("images")
     with running_service(root / "service") as service:
         layout = root / "layout"

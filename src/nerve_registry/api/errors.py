@@ -66,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
 async def _handle_domain_error(request: Request, error: NerveRegistryError) -> JSONResponse:
     path = printable_path(request.url.path)
     if isinstance(error, MaintenanceError):
-        # Expected while an operator or garbage collection holds the registry read-only.
+        # Expected while an operator or garbage collection keeps the registry read-only.
         logger.info("%s %s rejected during maintenance", request.method, path)
     elif error.status_code >= 500:
         logger.error("%s %s failed: %s", request.method, path, error.message)

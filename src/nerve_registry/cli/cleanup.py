@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nerve_lib import MSHandle
-from nerve_registry.cli.client import Connection, client_options, open_registry
+from nerve_registry.cli.client import Connection, client_options, fetch_json, open_registry
 from nerve_registry.cli.errors import OperationFailed, exits_on_errors
 from nerve_registry.cli.output import human_size, print_json, print_table, short_digest
 
@@ -218,8 +218,7 @@ def maintenance() -> None:
 @exits_on_errors
 def maintenance_status(connection: Connection) -> None:
     """Show whether the registry is in read-only maintenance."""
-    with open_registry(connection) as registry:
-        state = registry.ms.get("nerve/registry/maintenance", accepted_status=[200]).json()
+    state = fetch_json(connection, "nerve/registry/maintenance")
     _show_maintenance(state, as_json=connection.as_json)
 
 

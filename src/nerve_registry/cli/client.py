@@ -140,3 +140,9 @@ def _password(connection: Connection) -> str:
         raise click.UsageError("No password given: set MS_PSW or pass --password-stdin.")
     prompted: str = click.prompt(f"Password for {connection.user}", hide_input=True, err=True)
     return prompted
+
+
+def fetch_json(connection: Connection, path: str) -> Any:
+    """Log in, GET ``path`` of the MS API, log out, and return the decoded JSON body."""
+    with open_registry(connection) as registry:
+        return registry.ms.get(path, accepted_status=[200]).json()

@@ -107,14 +107,14 @@ def status(
     if connection.password_stdin and reads_stdin:
         raise click.UsageError("--password-stdin and --file - cannot both read standard input.")
 
-    wanted = list(references) + _references_from(reference_file)
-    if not wanted:
+    requested = list(references) + _references_from(reference_file)
+    if not requested:
         raise click.UsageError("Name at least one image reference, or pass --file.")
 
     entries: list[dict[str, Any]] = []
     with open_registry(connection) as registry:
-        for start in range(0, len(wanted), STATUS_BATCH):
-            batch = wanted[start : start + STATUS_BATCH]
+        for start in range(0, len(requested), STATUS_BATCH):
+            batch = requested[start : start + STATUS_BATCH]
             entries += registry.check_image_status(batch)["images"]
 
     if connection.as_json:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from nerve_registry.cli.client import Connection, client_options, open_registry
+from nerve_registry.cli.client import Connection, client_options, fetch_json, open_registry
 from nerve_registry.cli.errors import exits_on_errors
 from nerve_registry.cli.output import print_json, print_table
 
@@ -22,8 +22,7 @@ def policy() -> None:
 @exits_on_errors
 def policy_list(connection: Connection) -> None:
     """List the policies in the order they are matched (priority, then name)."""
-    with open_registry(connection) as registry:
-        result = registry.ms.get("nerve/registry/policies", accepted_status=[200]).json()
+    result = fetch_json(connection, "nerve/registry/policies")
 
     if connection.as_json:
         print_json(result)
@@ -40,8 +39,7 @@ def policy_list(connection: Connection) -> None:
 @exits_on_errors
 def policy_show(name: str, connection: Connection) -> None:
     """Show the policy NAME."""
-    with open_registry(connection) as registry:
-        result = registry.ms.get(f"nerve/registry/policies/{name}", accepted_status=[200]).json()
+    result = fetch_json(connection, f"nerve/registry/policies/{name}")
     print_json(result)
 
 
@@ -151,8 +149,7 @@ def schedule() -> None:
 @exits_on_errors
 def schedule_list(connection: Connection) -> None:
     """List the schedules with their next run time."""
-    with open_registry(connection) as registry:
-        result = registry.ms.get("nerve/registry/schedules", accepted_status=[200]).json()
+    result = fetch_json(connection, "nerve/registry/schedules")
 
     if connection.as_json:
         print_json(result)

@@ -9,7 +9,7 @@ from nerve_registry.distribution.links import next_page_path
 from nerve_registry.errors import RegistryError
 
 # Distribution 2.8 rejects n above its catalog.maxentries (default 1000) with
-# 400 PAGINATION_NUMBER_INVALID, so no page asks for more.
+# 400 PAGINATION_NUMBER_INVALID, so no page requests more.
 MAX_CATALOG_PAGE = 1000
 
 

@@ -69,9 +69,9 @@ async def check_images(
 ) -> list[ImageStatus]:
     """Check each reference and return one status per item, in request order.
 
-    A reference that does not parse is ``invalid``; one the registry does not
-    know is ``missing``; a manifest with any absent blob or child manifest is
-    ``incomplete``; otherwise ``available``. Registry failures propagate.
+    A reference that does not parse is ``invalid``, and one the registry does
+    not have is ``missing``. A manifest with any absent blob or child manifest
+    is ``incomplete``, anything else ``available``. Registry failures propagate.
     A repository for which ``can_see`` returns false is reported ``missing``
     without a registry call, with the message of an unknown image.
     """

@@ -21,9 +21,9 @@ logger = logging.getLogger(__name__)
 class TagDetails:
     """One tag as the image-tags endpoint reports it.
 
-    ``size`` counts the manifest, its config and its layers, and for an index
-    also each child manifest with its config and layers; a blob shared by
-    several children is counted once.
+    ``size`` counts the manifest, its config and its layers. For an index it
+    also counts each child manifest with its config and layers, and a blob
+    shared by several children only once.
     """
 
     tag: str

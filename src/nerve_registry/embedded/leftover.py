@@ -1,7 +1,7 @@
 """Find and stop a registry process that a previous run of the service left behind.
 
 When the service is killed with SIGKILL, its ``docker-registry`` child keeps
-running and holds the registry port. It is recognised by its command line,
+running and keeps the registry port bound. It is recognised by its command line,
 which names this data directory's generated configuration.
 """
 
@@ -22,7 +22,7 @@ EXIT_TIMEOUT = 5.0
 
 def find_leftover_registries(config_path: Path) -> list[int]:
     """Return the pids of ``docker-registry serve CONFIG`` processes for ``config_path``."""
-    wanted = str(config_path).encode()
+    config_argument = str(config_path).encode()
     pids = []
     for entry in PROC.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -31,7 +31,7 @@ def find_leftover_registries(config_path: Path) -> list[int]:
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"serve" in arguments and wanted in arguments:
+        if b"serve" in arguments and config_argument in arguments:
             pids.append(int(entry.name))
     return pids
 

@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 # The registry's log. When the registry (re)starts and the log is larger than
 # LOG_ROTATE_BYTES, it is renamed to registry.log.1 (replacing an older one).
 # NOTE: a registry that runs for months without a restart still grows its log
-# without limit; the health probes alone add roughly 1.5 MB a day (an estimate:
-# about 450 bytes every PROBE_INTERVAL seconds).
+# without limit. The health probes alone add roughly 1.5 MB a day, an estimate
+# from about 450 bytes every PROBE_INTERVAL seconds.
 LOG_FILE_NAME = "registry.log"
 LOG_ROTATE_BYTES = 20 * 1024 * 1024
 

@@ -1,4 +1,4 @@
-"""Who may do what in the registry: namespaces, roles and shares.
+"""Access rules of the registry: namespaces, roles and shares.
 
 - Role ``admin`` may do everything, including reading the catalog.
 - Role ``user`` may pull, push and delete in its namespace, the repositories
